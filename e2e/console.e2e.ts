@@ -1,0 +1,227 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statePaths } from '../src/main/service/paths';
+import { E2E_TARGET, startHarness, type Harness } from './harness';
+import {
+  certNotAfter,
+  daysLeft,
+  freePort,
+  mtlsClient,
+  opensslVerifyClient,
+  startUpstream,
+  within,
+  type MtlsClient,
+  type Upstream,
+} from './net';
+import { clientRow, completeWizard, goTo, rowSerial, shownDays, tid, tidPrefix } from './ui';
+
+/**
+ * The operator's path through the app, in order, on one state dir: wizard → dashboard → issue →
+ * gateway with a real mTLS client → revoke → audit → countdowns. Each step waits for what the UI
+ * shows (selectors and events), never for time to pass.
+ */
+
+const PASSPHRASE = 'e2e passphrase 1234';
+const ALICE = 'alice@ops';
+const BOB = 'bob-agent';
+
+let h: Harness;
+let upstream: Upstream;
+let gatewayPort: number;
+let alice: MtlsClient | null = null;
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  gatewayPort = await freePort();
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  alice?.destroy();
+  await h?.close();
+  await upstream?.close();
+});
+
+describe(`mtls-console (${E2E_TARGET})`, () => {
+  it('walks the CA wizard from an empty state to the dashboard', async () => {
+    const { page } = h;
+    await completeWizard(
+      page,
+      {
+        caName: 'E2E Ops CA',
+        passphrase: PASSPHRASE,
+        listen: `127.0.0.1:${gatewayPort}`,
+        upstream: upstream.url,
+      },
+      async () => {
+        await h.screenshot('wizard');
+      },
+    );
+    await page.locator(tid('dashboard')).waitFor({ timeout: 60_000 });
+    await page.locator(tid('countdown-ca')).waitFor();
+    const p = statePaths(h.stateDir);
+    expect(fs.existsSync(p.caCert)).toBe(true);
+    expect(fs.existsSync(p.serverCert)).toBe(true);
+    await h.screenshot('dashboard');
+  });
+
+  it('shows the gateway settings the wizard stored, and saves them', async () => {
+    const { page } = h;
+    await goTo(page, 'settings');
+    await expect.poll(() => page.inputValue(tid('settings-listen'))).toBe(`127.0.0.1:${gatewayPort}`);
+    expect(await page.inputValue(tid('settings-upstream'))).toBe(upstream.url);
+    await page.fill(tid('settings-max-connections'), '20');
+    await page.click(tid('settings-save'));
+    await page.locator(tid('settings-saved')).waitFor();
+    await h.screenshot('settings');
+  });
+
+  it('issues a client and writes a bundle openssl accepts for client auth', async () => {
+    const { page } = h;
+    const screen = await goTo(page, 'clients');
+    await screen.locator(tid('issue-open')).click();
+    await page.fill(tid('issue-name'), ALICE);
+    await page.click(tid('issue-ttl-24h'));
+    await page.fill(tid('issue-p12-password'), 'p12-secret');
+    await page.fill(tid('issue-p12-confirm'), 'p12-secret');
+    await page.click(tid('issue-choose-dir'));
+    await expect.poll(() => page.textContent(tid('issue-dir'))).toContain(h.exportDir);
+    await page.click(tid('issue-submit'));
+    await page.locator(tid('issue-done')).waitFor();
+    await h.screenshot('issue');
+    await page.click(tid('issue-close'));
+    const row = clientRow(page, ALICE);
+    await row.waitFor();
+    expect(await row.getAttribute('data-status')).toBe('active');
+
+    const crt = path.join(h.exportDir, `${ALICE}.crt`);
+    const key = path.join(h.exportDir, `${ALICE}.key`);
+    const ca = path.join(h.exportDir, 'ca.crt');
+    for (const f of [crt, key, ca, path.join(h.exportDir, `${ALICE}.p12`)])
+      expect(fs.existsSync(f), f).toBe(true);
+    if (process.platform !== 'win32') expect(fs.statSync(key).mode & 0o777).toBe(0o600);
+    expect(await opensslVerifyClient(ca, crt)).toBe(`${crt}: OK`);
+    await h.screenshot('clients');
+  });
+
+  it('starts the gateway; a real mTLS client shows up by CN in Connections', async () => {
+    const { page } = h;
+    await goTo(page, 'dashboard');
+    await page.click(tid('gateway-start'));
+    // Running, or the error the UI shows instead (a failure is reported with its message, not a timeout).
+    const outcome = page
+      .locator(
+        `${tid('gateway-state')}[data-state="running"], ${tid('error-alert')}, ${tid('gateway-crash')}`,
+      )
+      .first();
+    await outcome.waitFor({ timeout: 30_000 });
+    const state = await page.getAttribute(tid('gateway-state'), 'data-state');
+    if (state !== 'running') throw new Error(`gateway did not start: ${await outcome.textContent()}`);
+
+    alice = mtlsClient({
+      port: gatewayPort,
+      cert: path.join(h.exportDir, `${ALICE}.crt`),
+      key: path.join(h.exportDir, `${ALICE}.key`),
+      ca: path.join(h.exportDir, 'ca.crt'),
+    });
+    const res = await alice.get('/v1/health');
+    expect(res).toEqual({ status: 200, body: 'upstream ok' });
+    expect(upstream.requests.at(-1)).toContain(`CN=${ALICE}`);
+
+    await goTo(page, 'clients');
+    const serial = await rowSerial(clientRow(page, ALICE));
+    const screen = await goTo(page, 'connections');
+    const row = screen.locator(`${tidPrefix('connection-row-')}[data-serial="${serial}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain(ALICE);
+    await h.screenshot('connections');
+  });
+
+  it('revoking from the UI drops the live connection and refuses new ones; Audit shows it', async () => {
+    const { page } = h;
+    if (!alice) throw new Error('no client connection from the previous step');
+    const dropped = alice.closed();
+    await goTo(page, 'clients');
+    const row = clientRow(page, ALICE);
+    const serial = await rowSerial(row);
+    expect(serial).toMatch(/^[0-9a-f]+$/);
+    await page.click(tid(`client-revoke-${serial}`));
+    await page.selectOption(tid('revoke-reason'), 'keyCompromise');
+    await expect.poll(() => page.getAttribute(tid('revoke-live-count'), 'data-count')).toBe('1');
+    await h.screenshot('revoke');
+    await page.click(tid('revoke-confirm'));
+    await expect.poll(() => row.getAttribute('data-status')).toBe('revoked');
+    await within(5_000, 'the gateway to close the revoked client’s connection', dropped);
+
+    // A new handshake with the revoked cert must fail.
+    const again = mtlsClient({
+      port: gatewayPort,
+      cert: path.join(h.exportDir, `${ALICE}.crt`),
+      key: path.join(h.exportDir, `${ALICE}.key`),
+      ca: path.join(h.exportDir, 'ca.crt'),
+    });
+    await expect(again.get('/v1/health')).rejects.toThrow();
+    again.destroy();
+
+    const conns = await goTo(page, 'connections');
+    await conns
+      .locator(`${tidPrefix('connection-row-')}[data-serial="${serial}"]`)
+      .waitFor({ state: 'detached' });
+
+    const audit = await goTo(page, 'audit');
+    await audit
+      .locator(`${tid('audit-row')}[data-type*="revoke"]`)
+      .first()
+      .waitFor();
+    await audit
+      .locator(`${tid('audit-row')}[data-type*="refuse"]`)
+      .first()
+      .waitFor();
+    await h.screenshot('audit');
+  });
+
+  it('shows rotation countdowns that match the certificates’ real notAfter', async () => {
+    const { page } = h;
+    const p = statePaths(h.stateDir);
+
+    // A 7-day client, for a client countdown in days.
+    await goTo(page, 'clients');
+    await page.click(tid('issue-open'));
+    await page.fill(tid('issue-name'), BOB);
+    await page.click(tid('issue-ttl-7d'));
+    await page.click(tid('issue-choose-dir'));
+    await page.click(tid('issue-submit'));
+    await page.locator(tid('issue-done')).waitFor();
+    await page.click(tid('issue-close'));
+    const bobSerial = await rowSerial(clientRow(page, BOB));
+
+    await goTo(page, 'dashboard');
+    const checks = [
+      ['countdown-ca', p.caCert],
+      ['countdown-server', p.serverCert],
+      [`countdown-client-${bobSerial}`, path.join(h.exportDir, `${BOB}.crt`)],
+    ] as const;
+    for (const [id, file] of checks) {
+      const notAfter = certNotAfter(file);
+      const t0 = daysLeft(notAfter);
+      const shown = await shownDays(page.locator(tid(id)).first());
+      expect(
+        [t0, daysLeft(notAfter)],
+        `${id} vs ${path.basename(file)} notAfter ${notAfter.toISOString()}`,
+      ).toContain(shown);
+    }
+    // The 10-year CA, the 90-day server cert and the 7-day client, as issued.
+    expect(daysLeft(certNotAfter(p.caCert))).toBeGreaterThan(3600);
+    expect(daysLeft(certNotAfter(p.serverCert))).toBe(89);
+    expect(daysLeft(certNotAfter(path.join(h.exportDir, `${BOB}.crt`)))).toBe(6);
+    await page.locator(tid('rotation-timeline')).scrollIntoViewIfNeeded();
+    await h.screenshot('rotation');
+  });
+
+  it('ran without CSP violations or uncaught page errors', () => {
+    expect(
+      h.pageErrors.filter((e) => /Content Security Policy|Uncaught|TypeError|ReferenceError/i.test(e)),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,99 @@
+import type { Locator, Page } from 'playwright-core';
+
+/** Selectors by test id (see e2e/TESTIDS.md, which lists every id the specs use). */
+export const tid = (id: string): string => `[data-testid="${id}"]`;
+/** Ids carrying a key after a fixed prefix, e.g. `client-row-<serial>`. */
+export const tidPrefix = (prefix: string): string => `[data-testid^="${prefix}"]`;
+
+export type Screen = 'dashboard' | 'clients' | 'connections' | 'audit' | 'settings';
+
+/** Clicks the nav button and waits for the screen's root. */
+export async function goTo(page: Page, screen: Screen): Promise<Locator> {
+  await page.click(tid(`nav-${screen}`));
+  const root = page.locator(tid(screen));
+  await root.waitFor();
+  return root;
+}
+
+export interface WizardInput {
+  readonly caName: string;
+  readonly passphrase: string;
+  readonly listen: string;
+  readonly upstream: string;
+  readonly algorithm?: 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-4096';
+  readonly serverDays?: number;
+}
+
+/**
+ * Walks the first-run wizard step by step (algorithm, CA name, server, gateway, vault, review):
+ * fills what the current step shows, then `wizard-next` and waits for the next step's form.
+ */
+export async function completeWizard(
+  page: Page,
+  input: WizardInput,
+  onReview?: () => Promise<void>,
+): Promise<void> {
+  await page.locator(tid('wizard')).waitFor();
+  for (let i = 0; i < 10; i++) {
+    const form = page.locator(tidPrefix('wizard-step-'));
+    const step = ((await form.getAttribute('data-testid')) ?? '').slice('wizard-step-'.length);
+    switch (step) {
+      case 'algorithm':
+        await page.check(tid(`wizard-algorithm-${input.algorithm ?? 'ecdsa-p256'}`));
+        break;
+      case 'ca':
+        await page.fill(tid('wizard-ca-name'), input.caName);
+        break;
+      case 'server':
+        // Hosts default to localhost and 127.0.0.1, which the specs connect to.
+        if (input.serverDays !== undefined)
+          await page.fill(tid('wizard-server-days'), String(input.serverDays));
+        break;
+      case 'gateway':
+        await page.fill(tid('wizard-listen'), input.listen);
+        await page.fill(tid('wizard-upstream'), input.upstream);
+        break;
+      case 'vault':
+        await page.check(tid('wizard-vault-passphrase'));
+        await page.fill(tid('wizard-passphrase'), input.passphrase);
+        await page.fill(tid('wizard-passphrase-confirm'), input.passphrase);
+        break;
+      case 'review':
+        await onReview?.();
+        await page.click(tid('wizard-create'));
+        return;
+      default:
+        throw new Error(`wizard: unknown step "${step}"`);
+    }
+    await page.click(tid('wizard-next'));
+    await page.locator(tid(`wizard-step-${step}`)).waitFor({ state: 'detached' });
+  }
+  throw new Error('wizard: no review step after 10 steps');
+}
+
+/** The table row of the client named `name` (rows are keyed by serial). */
+export function clientRow(page: Page, name: string): Locator {
+  return page
+    .locator(`tr${tidPrefix('client-row-')}`)
+    .filter({ has: page.locator('td', { hasText: new RegExp(`^${escapeRe(name)}$`) }) });
+}
+
+/** `client-row-<serial>` → serial. */
+export async function rowSerial(row: Locator): Promise<string> {
+  const id = (await row.getAttribute('data-testid')) ?? '';
+  return id.slice('client-row-'.length);
+}
+
+/** Whole days a countdown shows: its `data-days`, checked against the "N days" in its text. */
+export async function shownDays(el: Locator): Promise<number> {
+  const attr = await el.getAttribute('data-days');
+  const text = (await el.textContent()) ?? '';
+  const days = Number(attr);
+  const m = /(\d+) days?/.exec(text);
+  if (m && Number(m[1]) !== days) throw new Error(`countdown says "${text}" but data-days=${attr}`);
+  return days;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,1 @@
+export { appendAudit, auditPath, readAudit, verifyAudit, type AuditEntryInput } from './audit';

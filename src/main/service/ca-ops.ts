@@ -1,0 +1,317 @@
+import os from 'node:os';
+import { ConsoleError } from '../errors';
+import { atomicWriteFile, ensureStateDir, withStateLock } from '../store';
+import { appendAudit, type AuditEntryInput } from '../audit';
+import {
+  buildCrl,
+  createCa,
+  crlDerToPem,
+  exportPrivateKeyPkcs8Der,
+  importPrivateKey,
+  issueClientCert,
+  issueServerCert,
+  randomSerial,
+  summarizeCert,
+  type Algorithm,
+} from '../pki';
+import type { StatePaths } from './paths';
+import type { VaultResolver } from './vaults';
+import type { Meta, Registry, RegistryEntry, Revocations } from './state-schemas';
+import {
+  readCaCertPem,
+  readGatewayConfig,
+  readMeta,
+  readRegistry,
+  readRevocations,
+  readSealed,
+  readServerFile,
+  requireMeta,
+} from './state';
+import { writeBundle, checkBundleTargets, bundleTargets, curlLine } from './bundle';
+import { DAY_MS, type RevocationReason } from '../../shared/validation';
+import type { GatewayConfig, IssueResult, RevokeResult, VaultBackend } from '../../shared/model';
+import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
+import type { Vault } from '../vault';
+
+/** The CA operations on a state dir. Each takes the state lock, so the app, the CLI and `serve` can share it. */
+export interface OpContext {
+  readonly paths: StatePaths;
+  readonly vaults: VaultResolver;
+  /** Who acts, for the audit log. */
+  readonly operator: string;
+  readonly now: () => Date;
+}
+
+export function defaultOperator(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'operator';
+  }
+}
+
+export interface InitInput {
+  readonly algorithm: Algorithm;
+  readonly caName: string;
+  readonly hosts: readonly string[];
+  readonly serverDays: number;
+  readonly gateway?: Partial<GatewayConfig>;
+  readonly vault: { readonly backend: VaultBackend; readonly passphrase?: string };
+}
+
+const CA_DAYS = 3650;
+/** The CRL says when to fetch the next one; we republish on every revocation, and at least this often. */
+const CRL_NEXT_UPDATE_DAYS = 7;
+
+export async function initCa(ctx: OpContext, input: InitInput): Promise<Meta> {
+  const vault = await ctx.vaults.create(input.vault);
+  await ensureStateDir(ctx.paths.dir);
+  return withStateLock(ctx.paths.dir, async () => {
+    if (await readMeta(ctx.paths)) {
+      throw new ConsoleError('ALREADY_EXISTS', `a CA already exists in ${ctx.paths.dir}; refusing to overwrite it`);
+    }
+    const now = ctx.now();
+    const ca = await createCa({
+      algorithm: input.algorithm,
+      commonName: input.caName,
+      now,
+      validityDays: CA_DAYS,
+      serial: randomSerial(),
+    });
+    const caKeyDer = await exportPrivateKeyPkcs8Der(ca.keys.privateKey);
+    await atomicWriteFile(ctx.paths.caKey, await vault.seal(caKeyDer));
+    await atomicWriteFile(ctx.paths.caCert, ca.cert.certPem, 0o600);
+
+    const server = await issueServerCert({
+      ca: { certPem: ca.cert.certPem, privateKey: ca.keys.privateKey },
+      algorithm: input.algorithm,
+      hosts: [...input.hosts],
+      validityDays: input.serverDays,
+      now,
+      serial: randomSerial(),
+    });
+    await writeServer(ctx, vault, server.cert.certPem, await exportPrivateKeyPkcs8Der(server.keys.privateKey));
+
+    await atomicWriteFile(ctx.paths.registry, JSON.stringify({ v: 1, certs: [] } satisfies Registry));
+    const revocations: Revocations = { v: 1, crlNumber: '1', entries: [] };
+    await atomicWriteFile(ctx.paths.revocations, JSON.stringify(revocations));
+    await publishCrl(ctx, ca.cert.certPem, caKeyDer, input.algorithm, revocations);
+    const gateway = { ...DEFAULT_GATEWAY_CONFIG, ...input.gateway };
+    await atomicWriteFile(ctx.paths.gateway, JSON.stringify(gateway, null, 2));
+
+    const meta: Meta = {
+      v: 1,
+      algorithm: input.algorithm,
+      vaultBackend: vault.backend,
+      createdAt: now.toISOString(),
+      caName: input.caName,
+      serverHosts: [...input.hosts],
+      serverDays: input.serverDays,
+    };
+    // meta.json is written last: its presence is what makes the CA exist.
+    await atomicWriteFile(ctx.paths.meta, JSON.stringify(meta, null, 2));
+    await appendAudit(ctx.paths.dir, [
+      audit(ctx, 'ca.initialized', {
+        subject: `CN=${input.caName}`,
+        algorithm: input.algorithm,
+        serial: ca.cert.serial,
+        notAfter: ca.cert.notAfter.toISOString(),
+        vault: vault.backend,
+      }),
+      audit(ctx, 'server.issued', {
+        serial: server.cert.serial,
+        hosts: input.hosts,
+        notAfter: server.cert.notAfter.toISOString(),
+      }),
+      audit(ctx, 'crl.published', { crlNumber: '1', entries: 0 }),
+    ]);
+    return meta;
+  });
+}
+
+export interface IssueInput {
+  readonly name: string;
+  readonly durationMs: number;
+  readonly outDir: string;
+  readonly p12Password?: string;
+  readonly force?: boolean;
+}
+
+export async function issueClient(ctx: OpContext, input: IssueInput): Promise<IssueResult> {
+  const meta = await requireMeta(ctx.paths);
+  const targets = bundleTargets(input.outDir, input.name, input.p12Password !== undefined);
+  const caCertPem = await readCaCertPem(ctx.paths);
+  // Refuse before anything is signed, so a refused issuance changes nothing.
+  await checkBundleTargets(targets, caCertPem, input.force === true);
+  const vault = await ctx.vaults.open(meta.vaultBackend);
+  const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
+  const caKey = await importPrivateKey(caKeyDer, meta.algorithm);
+
+  return withStateLock(ctx.paths.dir, async () => {
+    const now = ctx.now();
+    const registry = await readRegistry(ctx.paths);
+    const known = new Set(registry.certs.map((c) => c.serial));
+    let serial = randomSerial();
+    while (known.has(serial)) serial = randomSerial();
+    const issued = await issueClientCert({
+      ca: { certPem: caCertPem, privateKey: caKey },
+      algorithm: meta.algorithm,
+      commonName: input.name,
+      notAfter: new Date(now.getTime() + input.durationMs),
+      now,
+      serial,
+    });
+    const entry: RegistryEntry = {
+      serial: issued.cert.serial,
+      name: input.name,
+      notBefore: issued.cert.notBefore.toISOString(),
+      notAfter: issued.cert.notAfter.toISOString(),
+      fingerprintSha256: issued.cert.fingerprintSha256,
+      issuedAt: now.toISOString(),
+    };
+    // The registry is written before the bundle: a certificate that exists anywhere can be revoked by serial.
+    registry.certs.push(entry);
+    await atomicWriteFile(ctx.paths.registry, JSON.stringify(registry));
+    const keyDer = await exportPrivateKeyPkcs8Der(issued.keys.privateKey);
+    await writeBundle(targets, {
+      certPem: issued.cert.certPem,
+      keyDer,
+      caCertPem,
+      name: input.name,
+      p12Password: input.p12Password,
+      force: input.force === true,
+    });
+    const gateway = await readGatewayConfig(ctx.paths);
+    const files = {
+      cert: targets.cert,
+      key: targets.key,
+      ca: targets.ca,
+      ...(targets.p12 ? { p12: targets.p12 } : {}),
+    };
+    await appendAudit(ctx.paths.dir, [
+      audit(ctx, 'client.issued', {
+        serial: entry.serial,
+        cn: input.name,
+        notBefore: entry.notBefore,
+        notAfter: entry.notAfter,
+        fingerprintSha256: entry.fingerprintSha256,
+        files: Object.values(files),
+      }),
+    ]);
+    return {
+      serial: entry.serial,
+      name: input.name,
+      notBefore: entry.notBefore,
+      notAfter: entry.notAfter,
+      fingerprintSha256: entry.fingerprintSha256,
+      files,
+      curl: curlLine(files, meta.serverHosts[0] ?? '127.0.0.1', gateway.listen),
+    };
+  });
+}
+
+export async function revokeClient(
+  ctx: OpContext,
+  input: { serial: string; reason: RevocationReason },
+): Promise<RevokeResult> {
+  const meta = await requireMeta(ctx.paths);
+  const registry = await readRegistry(ctx.paths);
+  const entry = registry.certs.find((c) => c.serial === input.serial);
+  if (!entry) throw new ConsoleError('NOT_FOUND', `no certificate with serial ${input.serial} was issued by this CA`);
+  const already = (await readRevocations(ctx.paths)).entries.find((e) => e.serial === input.serial);
+  if (already) return alreadyRevoked(entry, already);
+  const vault = await ctx.vaults.open(meta.vaultBackend);
+  const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
+
+  return withStateLock(ctx.paths.dir, async () => {
+    const revocations = await readRevocations(ctx.paths);
+    // Another process may have revoked it while we waited for the lock.
+    const raced = revocations.entries.find((e) => e.serial === input.serial);
+    if (raced) return alreadyRevoked(entry, raced);
+    const revokedAt = new Date(Math.floor(ctx.now().getTime() / 1000) * 1000);
+    revocations.entries.push({ serial: input.serial, revokedAt: revokedAt.toISOString(), reason: input.reason });
+    revocations.crlNumber = (BigInt(revocations.crlNumber) + 1n).toString();
+    // The revocation store is the gateway's source: it is durable before the (slower) CRL is signed.
+    await atomicWriteFile(ctx.paths.revocations, JSON.stringify(revocations));
+    await publishCrl(ctx, await readCaCertPem(ctx.paths), caKeyDer, meta.algorithm, revocations);
+    await appendAudit(ctx.paths.dir, [
+      audit(ctx, 'client.revoked', {
+        serial: input.serial,
+        cn: entry.name,
+        reason: input.reason,
+        crlNumber: revocations.crlNumber,
+      }),
+    ]);
+    return {
+      serial: input.serial,
+      name: entry.name,
+      revokedAt: revokedAt.toISOString(),
+      reason: input.reason,
+      alreadyRevoked: false,
+    };
+  });
+}
+
+function alreadyRevoked(entry: RegistryEntry, rev: Revocations['entries'][number]): RevokeResult {
+  return { serial: entry.serial, name: entry.name, revokedAt: rev.revokedAt, reason: rev.reason, alreadyRevoked: true };
+}
+
+export async function rotateServer(ctx: OpContext, input: { days?: number }): Promise<{ serial: string; notAfter: string }> {
+  const meta = await requireMeta(ctx.paths);
+  const vault = await ctx.vaults.open(meta.vaultBackend);
+  const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
+  const caKey = await importPrivateKey(caKeyDer, meta.algorithm);
+  const caCertPem = await readCaCertPem(ctx.paths);
+  const days = input.days ?? meta.serverDays;
+  return withStateLock(ctx.paths.dir, async () => {
+    const previous = await readServerFile(ctx.paths);
+    const server = await issueServerCert({
+      ca: { certPem: caCertPem, privateKey: caKey },
+      algorithm: meta.algorithm,
+      hosts: meta.serverHosts,
+      validityDays: days,
+      now: ctx.now(),
+      serial: randomSerial(),
+    });
+    await writeServer(ctx, vault, server.cert.certPem, await exportPrivateKeyPkcs8Der(server.keys.privateKey));
+    await appendAudit(ctx.paths.dir, [
+      audit(ctx, 'server.rotated', {
+        serial: server.cert.serial,
+        hosts: meta.serverHosts,
+        notAfter: server.cert.notAfter.toISOString(),
+        previousSerial: summarizeCert(previous.certPem).serial,
+      }),
+    ]);
+    return { serial: server.cert.serial, notAfter: server.cert.notAfter.toISOString() };
+  });
+}
+
+async function writeServer(ctx: OpContext, vault: Vault, certPem: string, keyDer: Buffer): Promise<void> {
+  const sealedKey = (await vault.seal(keyDer)).toString('base64');
+  await atomicWriteFile(ctx.paths.server, JSON.stringify({ v: 1, certPem, sealedKey }));
+  await atomicWriteFile(ctx.paths.serverCert, certPem, 0o600);
+}
+
+async function publishCrl(
+  ctx: OpContext,
+  caCertPem: string,
+  caKeyDer: Buffer,
+  algorithm: Algorithm,
+  revocations: Revocations,
+): Promise<void> {
+  const thisUpdate = ctx.now();
+  const der = buildCrl({
+    caCertPem,
+    caPrivateKeyPkcs8Der: caKeyDer,
+    algorithm,
+    entries: revocations.entries.map((e) => ({ serial: e.serial, revokedAt: new Date(e.revokedAt), reason: e.reason })),
+    crlNumber: BigInt(revocations.crlNumber),
+    thisUpdate,
+    nextUpdate: new Date(thisUpdate.getTime() + CRL_NEXT_UPDATE_DAYS * DAY_MS),
+  });
+  await atomicWriteFile(ctx.paths.crl, crlDerToPem(der), 0o600);
+}
+
+function audit(ctx: OpContext, type: string, details: Record<string, unknown>): AuditEntryInput {
+  return { type, actor: { kind: 'operator', name: ctx.operator }, details };
+}

@@ -1,0 +1,74 @@
+import { ConsoleError } from '../errors';
+import { PassphraseVault, SafeStorageVault, isBasicTextBackend, type SafeStorageLike, type Vault } from '../vault';
+import type { VaultBackend } from '../../shared/model';
+
+/** Hands out the vault that seals a new CA's keys or opens an existing one's (DESIGN.md §6). */
+export interface VaultResolver {
+  create(choice: { backend: VaultBackend; passphrase?: string }): Promise<Vault>;
+  open(backend: VaultBackend): Promise<Vault>;
+  /** Remember a passphrase given later (the app's unlock screen). */
+  setPassphrase(passphrase: string): void;
+  /** Which backends can seal here, and why one cannot. */
+  describe(): { safeStorage: boolean; note?: string };
+}
+
+export interface VaultResolverOptions {
+  /** Electron's safeStorage in the app; absent in the CLI. */
+  safeStorage?: SafeStorageLike;
+  /** Asked once, lazily, when a passphrase vault is needed and none was set (prompt or file). */
+  passphrase?: () => Promise<string>;
+}
+
+export function createVaultResolver(opts: VaultResolverOptions = {}): VaultResolver {
+  let passphrase: string | null = null;
+  const cached = new Map<string, PassphraseVault>();
+
+  const safeStorageProblem = (): string | undefined => {
+    if (!opts.safeStorage) return 'the OS keychain (safeStorage) is only available in the desktop app';
+    if (!opts.safeStorage.isEncryptionAvailable()) return 'the OS keychain is not available on this system';
+    if (isBasicTextBackend(opts.safeStorage)) {
+      return 'no OS keyring was found (Linux basic_text backend: a hard-coded key, not protection); use a passphrase';
+    }
+    return undefined;
+  };
+
+  const passphraseVault = async (given?: string): Promise<Vault> => {
+    if (given !== undefined) passphrase = given;
+    if (passphrase === null && opts.passphrase) passphrase = await opts.passphrase();
+    if (passphrase === null || passphrase === '') {
+      throw new ConsoleError('VAULT_LOCKED', 'a passphrase is needed to open the CA keys');
+    }
+    let vault = cached.get(passphrase);
+    if (!vault) {
+      vault = new PassphraseVault(passphrase);
+      cached.set(passphrase, vault);
+    }
+    return vault;
+  };
+
+  const safeStorageVault = (): Vault => {
+    const problem = safeStorageProblem();
+    if (problem || !opts.safeStorage) throw new ConsoleError('VAULT_LOCKED', problem ?? 'safeStorage unavailable');
+    return new SafeStorageVault(opts.safeStorage);
+  };
+
+  return {
+    async create(choice) {
+      if (choice.backend === 'safeStorage') return safeStorageVault();
+      if (choice.passphrase !== undefined && choice.passphrase.length < 8) {
+        throw new ConsoleError('INVALID_INPUT', 'the passphrase must be at least 8 characters');
+      }
+      return passphraseVault(choice.passphrase);
+    },
+    async open(backend) {
+      return backend === 'safeStorage' ? safeStorageVault() : passphraseVault();
+    },
+    setPassphrase(p) {
+      passphrase = p;
+    },
+    describe() {
+      const note = safeStorageProblem();
+      return note === undefined ? { safeStorage: true } : { safeStorage: false, note };
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { atomicWriteFile, ensureStateDir, readFileIfExists, readJsonFile } from './files';
+export { withStateLock } from './lock';

@@ -1,0 +1,3 @@
+export { sealedBackendOf, type Vault, type VaultBackend } from './format';
+export { PassphraseVault } from './passphrase';
+export { isBasicTextBackend, SafeStorageVault, type SafeStorageLike } from './safe-storage';

@@ -1,0 +1,68 @@
+import type { CaInfo, ServerCertInfo } from '../../../../shared/model';
+import { Countdown } from '../../components/Countdown';
+import { formatDateTime, shortSerial } from '../../lib/format';
+
+function Row({ k, v, mono }: { readonly k: string; readonly v: string; readonly mono?: boolean }) {
+  return (
+    <div className="kv">
+      <dt>{k}</dt>
+      <dd className={mono ? 'mono' : undefined} title={v}>
+        {v}
+      </dd>
+    </div>
+  );
+}
+
+export function CaCard({ ca, now }: { readonly ca: CaInfo; readonly now: number }) {
+  return (
+    <section className="card" data-testid="card-ca">
+      <header className="card-head">
+        <h3>Certificate authority</h3>
+        <Countdown notAfter={ca.notAfter} days={ca.daysLeft} now={now} testId="countdown-ca" />
+      </header>
+      <dl>
+        <Row k="Subject" v={ca.subject} />
+        <Row k="Algorithm" v={ca.algorithm} />
+        <Row k="Serial" v={shortSerial(ca.serial)} mono />
+        <Row k="Expires" v={formatDateTime(ca.notAfter)} />
+        <Row k="SHA-256" v={ca.fingerprintSha256} mono />
+      </dl>
+    </section>
+  );
+}
+
+interface ServerCardProps {
+  readonly server: ServerCertInfo;
+  readonly now: number;
+  readonly rotating: boolean;
+  readonly onRotate: () => void;
+}
+
+export function ServerCard({ server, now, rotating, onRotate }: ServerCardProps) {
+  return (
+    <section className="card" data-testid="card-server">
+      <header className="card-head">
+        <h3>Server certificate</h3>
+        <Countdown notAfter={server.notAfter} days={server.daysLeft} now={now} testId="countdown-server" />
+      </header>
+      <dl>
+        <Row k="Subject" v={server.subject} />
+        <Row k="Hosts" v={server.sans.join(', ')} />
+        <Row k="Serial" v={shortSerial(server.serial)} mono />
+        <Row k="Expires" v={formatDateTime(server.notAfter)} />
+      </dl>
+      <footer className="card-actions">
+        <button
+          type="button"
+          className="btn"
+          data-testid="server-rotate"
+          disabled={rotating}
+          onClick={onRotate}
+        >
+          {rotating ? 'Rotating…' : 'Rotate now'}
+        </button>
+        <span className="muted small">Existing connections stay up.</span>
+      </footer>
+    </section>
+  );
+}

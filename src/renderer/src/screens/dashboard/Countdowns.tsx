@@ -1,0 +1,75 @@
+import type { ClientRecord, StatusInfo } from '../../../../shared/model';
+import { Countdown } from '../../components/Countdown';
+import { daysUntil } from '../../lib/countdown';
+import { formatDate } from '../../lib/format';
+
+interface CountdownsProps {
+  readonly status: StatusInfo;
+  readonly clients: readonly ClientRecord[];
+  readonly now: number;
+}
+
+/** Days left for the CA, the server cert and each active client, soonest first after the two fixed rows. */
+export function Countdowns({ status, clients, now }: CountdownsProps) {
+  const active = clients
+    .filter((c) => c.status === 'active')
+    .sort((a, b) => Date.parse(a.notAfter) - Date.parse(b.notAfter));
+  return (
+    <section className="card card-span" data-testid="countdowns">
+      <header className="card-head">
+        <h3>Countdowns</h3>
+        <span className="muted small">amber at 30 days or fewer, red at 7 or fewer</span>
+      </header>
+      <table className="table table-compact">
+        <thead>
+          <tr>
+            <th>Certificate</th>
+            <th>Expires</th>
+            <th>Left</th>
+          </tr>
+        </thead>
+        <tbody>
+          {status.ca ? (
+            <tr>
+              <td>CA · {status.ca.subject}</td>
+              <td>{formatDate(status.ca.notAfter)}</td>
+              <td>
+                <Countdown notAfter={status.ca.notAfter} days={status.ca.daysLeft} now={now} />
+              </td>
+            </tr>
+          ) : null}
+          {status.server ? (
+            <tr>
+              <td>Server · {status.server.sans.join(', ')}</td>
+              <td>{formatDate(status.server.notAfter)}</td>
+              <td>
+                <Countdown notAfter={status.server.notAfter} days={status.server.daysLeft} now={now} />
+              </td>
+            </tr>
+          ) : null}
+          {active.map((c) => (
+            <tr key={c.serial}>
+              <td>Client · {c.name}</td>
+              <td>{formatDate(c.notAfter)}</td>
+              <td>
+                <Countdown
+                  notAfter={c.notAfter}
+                  days={daysUntil(c.notAfter, now)}
+                  now={now}
+                  testId={`countdown-client-${c.serial}`}
+                />
+              </td>
+            </tr>
+          ))}
+          {active.length === 0 ? (
+            <tr>
+              <td colSpan={3} className="muted">
+                No active client certificates.
+              </td>
+            </tr>
+          ) : null}
+        </tbody>
+      </table>
+    </section>
+  );
+}

@@ -1,0 +1,49 @@
+import { create } from 'zustand';
+import type { AuditRecord, ConnectionInfo } from '../../../shared/model';
+import { pruneSamples, type CountSample } from '../lib/series';
+
+interface ConnectionsState {
+  readonly connections: readonly ConnectionInfo[];
+  /** Open-connection counts over time, for the chart. */
+  readonly samples: readonly CountSample[];
+  /** `gateway.connection.refused` audit records seen (seq and time in ms), for the chart. */
+  readonly refusals: readonly { readonly seq: number; readonly t: number }[];
+  setConnections(connections: readonly ConnectionInfo[], now?: number): void;
+  addRefusals(records: readonly AuditRecord[]): void;
+  /** Records the current count again so a quiet period still draws. */
+  tick(now?: number): void;
+}
+
+export const REFUSED_TYPE = 'gateway.connection.refused';
+
+export const useConnectionsStore = create<ConnectionsState>()((set, get) => ({
+  connections: [],
+  samples: [],
+  refusals: [],
+  setConnections: (connections, now = Date.now()) =>
+    set({
+      connections,
+      samples: pruneSamples([...get().samples, { t: now, count: connections.length }], now),
+    }),
+  addRefusals: (records) => {
+    const cutoff = Date.now() - 15 * 60_000;
+    const known = new Set(get().refusals.map((r) => r.seq));
+    const fresh: { seq: number; t: number }[] = [];
+    for (const r of records) {
+      if (r.type !== REFUSED_TYPE || known.has(r.seq)) continue;
+      const t = Date.parse(r.time);
+      if (t >= cutoff) fresh.push({ seq: r.seq, t });
+    }
+    if (fresh.length === 0) return;
+    set({ refusals: [...get().refusals.filter((r) => r.t >= cutoff), ...fresh] });
+  },
+  tick: (now = Date.now()) =>
+    set({ samples: pruneSamples([...get().samples, { t: now, count: get().connections.length }], now) }),
+}));
+
+/** How many live connections present this serial (normalized hex). */
+export function liveCountForSerial(connections: readonly ConnectionInfo[], serial: string): number {
+  let n = 0;
+  for (const c of connections) if (c.serial.toLowerCase() === serial) n++;
+  return n;
+}

@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import type {
+  AuditRecord,
+  AuditVerifyResult,
+  ClientRecord,
+  ConnectionInfo,
+  GatewayConfig,
+  IssueResult,
+  RevokeResult,
+  StatusInfo,
+} from './model';
+import {
+  algorithmSchema,
+  clientNameSchema,
+  durationSchema,
+  hostsSchema,
+  listenAddressSchema,
+  revocationReasonSchema,
+  serialSchema,
+  upstreamUrlSchema,
+} from './validation';
+import { CALL_NAME_LIST, EVENT_NAME_LIST, type CallNameLiteral, type EventNameLiteral } from './channels';
+
+/**
+ * The one contract between the renderer and main (DESIGN.md §4). Every call has a zod input schema
+ * that main checks before anything runs, and a result type. Channels are `mtls:<call>`; events are
+ * `mtls:event:<name>`. Main answers `{ok:true, value}` or `{ok:false, error:{code, message}}`.
+ */
+export { CHANNEL_PREFIX, EVENT_PREFIX } from './channels';
+
+const empty = z.object({}).strict();
+
+export const gatewaySettingsSchema = z
+  .object({
+    listen: listenAddressSchema,
+    upstream: upstreamUrlSchema,
+    maxConnections: z.number().int().min(1).max(10_000),
+    handshakeTimeoutMs: z.number().int().min(100).max(600_000),
+    idleTimeoutMs: z.number().int().min(1_000).max(86_400_000),
+    allowRemoteUpstream: z.boolean(),
+  })
+  .strict();
+
+export const caInitInputSchema = z
+  .object({
+    algorithm: algorithmSchema,
+    caName: z.string().trim().min(1).max(64),
+    hosts: hostsSchema,
+    serverDays: z.number().int().min(1).max(3650),
+    gateway: gatewaySettingsSchema.partial().optional(),
+    /** `passphrase` needs `passphrase` (at least 8 characters); `safeStorage` is refused where only basic_text exists. */
+    vault: z.enum(['safeStorage', 'passphrase']),
+    passphrase: z.string().min(8).max(1024).optional(),
+  })
+  .strict()
+  .refine((v) => v.vault !== 'passphrase' || v.passphrase !== undefined, {
+    message: 'a passphrase vault needs a passphrase of at least 8 characters',
+    path: ['passphrase'],
+  });
+
+export const issueInputSchema = z
+  .object({
+    name: clientNameSchema,
+    duration: durationSchema,
+    /** Omitted: no .p12 is written. */
+    p12Password: z.string().min(4).max(1024).optional(),
+    /** A folder the operator picked in the native dialog (main refuses any other). */
+    outDir: z.string().min(1).max(4096),
+    force: z.boolean().optional(),
+  })
+  .strict();
+
+export const revokeInputSchema = z.object({ serial: serialSchema, reason: revocationReasonSchema }).strict();
+
+export const auditQueryInputSchema = z
+  .object({
+    /** Only the last N records (all when omitted). */
+    limit: z.number().int().min(1).max(1_000_000).optional(),
+  })
+  .strict();
+
+export const auditExportInputSchema = z.object({ format: z.enum(['jsonl', 'csv']) }).strict();
+
+export const killInputSchema = z.union([
+  z.object({ id: z.string().min(1).max(64) }).strict(),
+  z.object({ serial: serialSchema }).strict(),
+]);
+
+export const rotateInputSchema = z.object({ days: z.number().int().min(1).max(3650).optional() }).strict();
+
+export const unlockInputSchema = z.object({ passphrase: z.string().min(1).max(1024) }).strict();
+
+/** Every call: its input schema and (as a phantom) its result type. */
+export const calls = {
+  'status.get': { input: empty, result: null as unknown as StatusInfo },
+  'ca.init': { input: caInitInputSchema, result: null as unknown as StatusInfo },
+  'vault.unlock': { input: unlockInputSchema, result: null as unknown as StatusInfo },
+  'clients.list': { input: empty, result: null as unknown as ClientRecord[] },
+  'clients.chooseExportDir': { input: empty, result: null as unknown as string | null },
+  'clients.issue': { input: issueInputSchema, result: null as unknown as IssueResult },
+  'clients.revoke': { input: revokeInputSchema, result: null as unknown as RevokeResult },
+  'server.rotate': { input: rotateInputSchema, result: null as unknown as StatusInfo },
+  'audit.query': { input: auditQueryInputSchema, result: null as unknown as AuditRecord[] },
+  'audit.verify': { input: empty, result: null as unknown as AuditVerifyResult },
+  'audit.export': {
+    input: auditExportInputSchema,
+    result: null as unknown as { path: string | null; records: number },
+  },
+  'gateway.start': { input: empty, result: null as unknown as StatusInfo },
+  'gateway.stop': { input: empty, result: null as unknown as StatusInfo },
+  'gateway.configure': { input: gatewaySettingsSchema, result: null as unknown as GatewayConfig },
+  'connections.list': { input: empty, result: null as unknown as ConnectionInfo[] },
+  'connections.kill': { input: killInputSchema, result: null as unknown as { killed: number } },
+} as const;
+
+export type CallName = keyof typeof calls;
+export type CallInput<C extends CallName> = z.input<(typeof calls)[C]['input']>;
+export type CallParsedInput<C extends CallName> = z.output<(typeof calls)[C]['input']>;
+export type CallResult<C extends CallName> = (typeof calls)[C]['result'];
+/** The zod-free list in channels.ts (what the preload uses); the checks below keep it equal to `calls`. */
+export const CALL_NAMES: readonly CallName[] = CALL_NAME_LIST;
+
+export interface EventPayloads {
+  'connections.changed': ConnectionInfo[];
+  'audit.appended': AuditRecord[];
+  'status.changed': StatusInfo;
+}
+export type EventName = keyof EventPayloads;
+export const EVENT_NAMES: readonly EventName[] = EVENT_NAME_LIST;
+
+// Compile-time: channels.ts and this module name exactly the same calls and events, both ways.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _callsMatch: Same<CallName, CallNameLiteral> = true;
+const _eventsMatch: Same<EventName, EventNameLiteral> = true;
+void _callsMatch;
+void _eventsMatch;
+
+export function isCallName(s: string): s is CallName {
+  return Object.prototype.hasOwnProperty.call(calls, s);
+}
