@@ -10,6 +10,7 @@ import { RENDERER_CSP } from '../src/shared/csp';
 import type { EventName, EventPayloads } from '../src/shared/contract';
 import { createEventGate, createIpcDispatcher, createSenderPolicy } from '../src/main/electron/ipc';
 import { ConsoleService, createVaultResolver } from '../src/main/service';
+import { ForkLauncher } from '../src/main/gateway';
 
 /**
  * Two ways to drive the built UI with the same specs (DESIGN.md §11):
@@ -42,8 +43,9 @@ export interface Harness {
 export const E2E_TARGET: Target = process.env['MTLS_E2E_TARGET'] === 'electron' ? 'electron' : 'chromium';
 
 export async function startHarness(): Promise<Harness> {
-  if (!fs.existsSync(path.join(RENDERER_DIR, 'index.html'))) {
-    throw new Error('out/renderer/index.html is missing: run `npx electron-vite build` first');
+  for (const built of [path.join(RENDERER_DIR, 'index.html'), path.join(ROOT, 'out', 'main', 'gateway.js')]) {
+    if (!fs.existsSync(built))
+      throw new Error(`${path.relative(ROOT, built)} is missing: run \`npx electron-vite build\` first`);
   }
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'mtls-e2e-'));
   const stateDir = path.join(tmp, 'state');
@@ -180,6 +182,8 @@ async function startChromiumBridge(base: Base): Promise<Harness> {
     stateDir: base.stateDir,
     vaults: createVaultResolver({}),
     operator: 'e2e-operator',
+    // The built gateway bundle, as the app ships it (the service runs from source here).
+    gatewayLauncher: new ForkLauncher(path.join(ROOT, 'out', 'main', 'gateway.js')),
     dialogs: {
       chooseExportDir: async () => base.exportDir,
       chooseAuditExportFile: async (format) => path.join(base.tmp, `audit-export.${format}`),

@@ -82,7 +82,12 @@ export interface StatusInfo {
   readonly server: ServerCertInfo | null;
   readonly clients: ClientCounts;
   readonly gateway: { readonly config: GatewayConfig; readonly state: GatewayState };
-  readonly vault: { readonly backend: VaultBackend | null; readonly note?: string };
+  readonly vault: {
+    readonly backend: VaultBackend | null;
+    readonly note?: string;
+    /** A passphrase vault whose passphrase this process does not hold yet: the app shows its unlock screen. */
+    readonly locked?: boolean;
+  };
 }
 
 export interface IssueResult {

@@ -8,7 +8,7 @@ import { installCsp } from './csp';
 import { createDialogs } from './dialogs';
 import { createIpcDispatcher, createSenderPolicy } from './ipc';
 import { electronSafeStorage } from './safe-storage';
-import { createUtilityLauncher } from './utility-launcher';
+import { UtilityLauncher } from './utility-launcher';
 
 /**
  * The desktop app's entry (DESIGN.md §2): one hardened window, the console service behind the IPC
@@ -71,7 +71,7 @@ async function start(): Promise<void> {
     stateDir: stateDir(),
     vaults,
     dialogs: createDialogs(() => mainWindow),
-    gatewayLauncher: createUtilityLauncher({ modulePath: path.join(__dirname, 'gateway.js') }),
+    gatewayLauncher: new UtilityLauncher(path.join(__dirname, 'gateway.js')),
     operator: safeUsername(),
   });
 

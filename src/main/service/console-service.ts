@@ -122,6 +122,7 @@ export class ConsoleService {
     return readStatus(this.paths, this.ctx.now(), {
       gatewayState: this.gateway.state(),
       vault: { backend: null, ...this.vaultNote() },
+      needsPassphrase: this.opts.vaults.needsPassphrase(),
     });
   }
 

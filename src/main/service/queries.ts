@@ -45,6 +45,7 @@ export function countClients(clients: readonly ClientRecord[]): ClientCounts {
 export interface StatusExtras {
   readonly gatewayState: GatewayState;
   readonly vault: { backend: VaultBackend | null; note?: string };
+  readonly needsPassphrase: boolean;
 }
 
 export async function readStatus(paths: StatePaths, now: Date, extras: StatusExtras): Promise<StatusInfo> {
@@ -90,6 +91,10 @@ export async function readStatus(paths: StatePaths, now: Date, extras: StatusExt
     server,
     clients,
     gateway,
-    vault: { ...extras.vault, backend: meta.vaultBackend },
+    vault: {
+      ...extras.vault,
+      backend: meta.vaultBackend,
+      locked: meta.vaultBackend === 'passphrase' && extras.needsPassphrase,
+    },
   };
 }

@@ -8,6 +8,8 @@ export interface VaultResolver {
   open(backend: VaultBackend): Promise<Vault>;
   /** Remember a passphrase given later (the app's unlock screen). */
   setPassphrase(passphrase: string): void;
+  /** Whether opening a passphrase vault would need a passphrase that nobody has given yet. */
+  needsPassphrase(): boolean;
   /** Which backends can seal here, and why one cannot. */
   describe(): { safeStorage: boolean; note?: string };
 }
@@ -62,6 +64,9 @@ export function createVaultResolver(opts: VaultResolverOptions = {}): VaultResol
     },
     async open(backend) {
       return backend === 'safeStorage' ? safeStorageVault() : passphraseVault();
+    },
+    needsPassphrase() {
+      return passphrase === null && !opts.passphrase;
     },
     setPassphrase(p) {
       passphrase = p;

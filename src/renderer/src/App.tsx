@@ -59,6 +59,11 @@ export function App() {
     );
   }
   if (!status.initialized) return <CaWizard keyringNote={status.vault.note} />;
-  if (vaultLocked || statusSaysLocked(status)) return <UnlockScreen stateDir={status.stateDir} />;
-  return <Shell />;
+  if (statusSaysLocked(status)) return <UnlockScreen stateDir={status.stateDir} />;
+  return (
+    <>
+      <Shell />
+      {vaultLocked ? <UnlockScreen stateDir={status.stateDir} overlay /> : null}
+    </>
+  );
 }

@@ -63,6 +63,8 @@ function GatewayBadge() {
 export function Shell() {
   const screen = useUiStore((s) => s.screen);
   const setScreen = useUiStore((s) => s.setScreen);
+  // The unlock overlay shows its own alert; one error-alert on the page at a time.
+  const vaultLocked = useUiStore((s) => s.vaultLocked);
   useEffect(() => startFeeds(), []);
   return (
     <div className="shell">
@@ -89,7 +91,7 @@ export function Shell() {
         <GatewayBadge />
       </nav>
       <main className="main">
-        <ErrorAlert />
+        {vaultLocked ? null : <ErrorAlert />}
         <CurrentScreen screen={screen} />
       </main>
       <ConfirmDialog />

@@ -12,7 +12,7 @@ export function Countdown({ notAfter, days, now, testId }: CountdownProps) {
   const level = countdownLevel(days);
   return (
     <span className={`countdown countdown-${level}`} data-testid={testId} data-days={days} data-level={level}>
-      {countdownText(notAfter, now)}
+      {countdownText(notAfter, now, days)}
     </span>
   );
 }

@@ -28,3 +28,9 @@ describe('daysUntil / countdownText', () => {
     expect(countdownText(new Date(NOW - 1000).toISOString(), NOW)).toBe('expired');
   });
 });
+
+describe('countdownText with main’s day count', () => {
+  it('shows the given days so text and data-days agree', () => {
+    expect(countdownText(new Date(NOW + 3250.5 * DAY).toISOString(), NOW, 3251)).toBe('3251 days left');
+  });
+});

@@ -1,5 +1,6 @@
 import { useCallback, useState } from 'react';
 import { CallError, errorMessage } from '../api';
+import { useStatusStore } from '../stores/status';
 import { useUiStore } from '../stores/ui';
 
 /** Reports a failure the one way the app does: main's message in the error alert. */
@@ -7,7 +8,10 @@ export function reportError(err: unknown): void {
   const ui = useUiStore.getState();
   if (err instanceof CallError) {
     ui.showError(err.message, err.code);
-    if (err.code === 'VAULT_LOCKED') ui.setVaultLocked(true);
+    // Only a passphrase vault can be unlocked from here; a missing OS keychain cannot.
+    if (err.code === 'VAULT_LOCKED' && useStatusStore.getState().status?.vault.backend === 'passphrase') {
+      ui.setVaultLocked(true);
+    }
   } else {
     ui.showError(errorMessage(err));
   }

@@ -13,8 +13,9 @@ export const useStatusStore = create<StatusState>()((set) => ({
 }));
 
 /**
- * Whether the vault must be unlocked before keys can be used. StatusInfo has no explicit flag yet, so
- * this reads an optional `locked` field if main adds one.
+ * Whether the vault must be unlocked before keys can be used. StatusInfo has no such flag yet (main
+ * learns it only when a key is needed, answering VAULT_LOCKED), so this reads an optional `locked`
+ * field should main add one; until then the unlock prompt appears on the first VAULT_LOCKED.
  */
 export function statusSaysLocked(status: StatusInfo): boolean {
   const vault = status.vault as StatusInfo['vault'] & { readonly locked?: boolean };

@@ -28,7 +28,7 @@ export const useUiStore = create<UiState>()((set) => ({
   error: null,
   confirm: null,
   vaultLocked: false,
-  setScreen: (screen) => set({ screen }),
+  setScreen: (screen) => set({ screen, error: null }),
   showError: (message, code) => set({ error: { message, code, id: ++errorId } }),
   clearError: () => set({ error: null }),
   setVaultLocked: (vaultLocked) => set({ vaultLocked }),

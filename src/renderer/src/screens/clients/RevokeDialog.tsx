@@ -91,9 +91,9 @@ export function RevokeDialog({ initialSerial, onClose, onRevoked }: RevokeDialog
           </select>
         </div>
         <div className={live > 0 ? 'notice notice-danger' : 'notice'}>
-          <span data-testid="revoke-live-count" data-count={live}>
+          <strong data-testid="revoke-live-count" data-count={live}>
             {live}
-          </span>{' '}
+          </strong>{' '}
           live connection{live === 1 ? '' : 's'} will be closed. New handshakes with this certificate are
           refused at once.
         </div>

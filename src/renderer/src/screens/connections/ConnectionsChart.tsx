@@ -14,13 +14,34 @@ function options(width: number): uPlot.Options {
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.2))] } },
     axes: [
-      { stroke: '#8b95a7', grid: { stroke: '#222a36' }, ticks: { stroke: '#222a36' } },
+      {
+        stroke: '#8b95a7',
+        grid: { stroke: '#222a36' },
+        ticks: { stroke: '#222a36' },
+        space: 80,
+        values: (_u, splits) =>
+          splits.map((s) =>
+            new Date(s * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+          ),
+      },
       { stroke: '#8b95a7', grid: { stroke: '#222a36' }, ticks: { stroke: '#222a36' }, size: 40 },
     ],
     series: [
       {},
-      { label: 'Open connections', stroke: '#4c9aff', width: 2, fill: 'rgba(76,154,255,0.12)' },
-      { label: 'Refusals', stroke: '#f0564a', width: 2, paths: uPlot.paths.stepped?.({ align: 1 }) },
+      {
+        label: 'Open connections',
+        stroke: '#4c9aff',
+        width: 2,
+        fill: 'rgba(76,154,255,0.12)',
+        points: { show: false },
+      },
+      {
+        label: 'Refusals',
+        stroke: '#f0564a',
+        width: 2,
+        points: { show: false },
+        paths: uPlot.paths.stepped?.({ align: 1 }),
+      },
     ],
   };
 }

@@ -6,8 +6,17 @@ import { useAction } from '../../lib/useAction';
 import { useStatusStore } from '../../stores/status';
 import { useUiStore } from '../../stores/ui';
 
-/** The vault is sealed with a passphrase: ask for it before anything needs a key. */
-export function UnlockScreen({ stateDir }: { readonly stateDir: string }) {
+/**
+ * The vault is sealed with a passphrase: ask for it. Full page when status says so at start; over the
+ * app (`overlay`) when an operation came back VAULT_LOCKED, so the operator's dialog survives.
+ */
+export function UnlockScreen({
+  stateDir,
+  overlay,
+}: {
+  readonly stateDir: string;
+  readonly overlay?: boolean;
+}) {
   const [passphrase, setPassphrase] = useState('');
   const { pending, run } = useAction();
   const submit = async () => {
@@ -19,7 +28,7 @@ export function UnlockScreen({ stateDir }: { readonly stateDir: string }) {
     }
   };
   return (
-    <div className="wizard-page" data-testid="unlock">
+    <div className={overlay ? 'backdrop' : 'wizard-page'} data-testid="unlock">
       <form
         className="wizard unlock"
         onSubmit={(e) => {

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { ConnectionInfo } from '../../shared/model';
+import type { CloseReason } from './protocol';
+import { canonicalSerial, type ClientIdentity } from './verify';
+
+/** One authenticated client connection, from its verified handshake to its close. */
+export interface LiveConnection {
+  readonly id: string;
+  readonly identity: ClientIdentity;
+  readonly remoteAddress: string;
+  readonly since: number;
+  readonly socket: TLSSocket;
+  requests: number;
+  /** Requests (or one upgraded stream) being served now: a graceful stop waits for these. */
+  inFlight: number;
+  /** Set by whoever closes the connection on purpose; absent when the client hung up. */
+  closeReason?: CloseReason;
+  lastActivity: number;
+  lastBytes: number;
+}
+
+export class ConnectionTable {
+  private readonly byId = new Map<string, LiveConnection>();
+  private readonly bySocket = new WeakMap<Socket, LiveConnection>();
+  /** Bumped on every change a viewer would notice (membership, request counts). */
+  private version = 0;
+
+  add(socket: TLSSocket, identity: ClientIdentity, remoteAddress: string, now: number): LiveConnection {
+    const conn: LiveConnection = {
+      id: randomBytes(8).toString('hex'),
+      identity,
+      remoteAddress,
+      since: now,
+      socket,
+      requests: 0,
+      inFlight: 0,
+      lastActivity: now,
+      lastBytes: 0,
+    };
+    this.byId.set(conn.id, conn);
+    this.bySocket.set(socket, conn);
+    this.version++;
+    return conn;
+  }
+
+  remove(conn: LiveConnection): void {
+    if (this.byId.delete(conn.id)) this.version++;
+  }
+
+  /** The connection a socket belongs to (the http server hands us the same TLSSocket back). */
+  of(socket: Socket): LiveConnection | undefined {
+    return this.bySocket.get(socket);
+  }
+
+  touch(): void {
+    this.version++;
+  }
+
+  get changeVersion(): number {
+    return this.version;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  all(): LiveConnection[] {
+    return [...this.byId.values()];
+  }
+
+  select(target: { id: string } | { serial: string }): LiveConnection[] {
+    if ('id' in target) {
+      const c = this.byId.get(target.id);
+      return c ? [c] : [];
+    }
+    const s = canonicalSerial(target.serial);
+    return this.all().filter((c) => canonicalSerial(c.identity.serial) === s);
+  }
+
+  /** Closes a connection now; the first reason given wins. */
+  close(conn: LiveConnection, reason: CloseReason): void {
+    conn.closeReason ??= reason;
+    conn.socket.destroy();
+  }
+
+  /** Updates activity from byte counters and returns the connections silent for longer than idleMs. */
+  sweep(now: number, idleMs: number): { idle: LiveConnection[]; moved: boolean } {
+    const idle: LiveConnection[] = [];
+    let moved = false;
+    for (const c of this.byId.values()) {
+      const bytes = c.socket.bytesRead + c.socket.bytesWritten;
+      if (bytes !== c.lastBytes) {
+        c.lastBytes = bytes;
+        c.lastActivity = now;
+        moved = true;
+      } else if (now - c.lastActivity >= idleMs) {
+        idle.push(c);
+      }
+    }
+    return { idle, moved };
+  }
+
+  snapshot(): ConnectionInfo[] {
+    return this.all().map((c) => ({
+      id: c.id,
+      cn: c.identity.cn,
+      serial: c.identity.serial,
+      remoteAddress: c.remoteAddress,
+      since: new Date(c.since).toISOString(),
+      bytesIn: c.socket.bytesRead,
+      bytesOut: c.socket.bytesWritten,
+      requests: c.requests,
+    }));
+  }
+}

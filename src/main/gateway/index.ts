@@ -1,0 +1,12 @@
+/** The embedded mTLS gateway: a supervised child process (DESIGN.md §2, §8). */
+export {
+  GatewaySupervisor,
+  GatewayStartError,
+  gatewayEntryPath,
+  type SupervisorOptions,
+  type StartOptions,
+  type SupervisorLogLine,
+  type LogSource,
+} from './supervisor';
+export { ForkLauncher, sanitizedEnv, type GatewayChild, type GatewayLauncher } from './launcher';
+export * from './protocol';

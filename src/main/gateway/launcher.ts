@@ -1,0 +1,78 @@
+import { fork } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { ParentToGateway } from './protocol';
+
+/** One running gateway process, however it was started (fork here, utilityProcess in src/main/electron). */
+export interface GatewayChild {
+  readonly pid: number | undefined;
+  send(msg: ParentToGateway): void;
+  onMessage(cb: (msg: unknown) => void): void;
+  /** Called once; `signal` is null when the process exited by itself (or the runtime cannot tell). */
+  onExit(cb: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  onStdoutLine(cb: (line: string) => void): void;
+  onStderrLine(cb: (line: string) => void): void;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export interface GatewayLauncher {
+  launch(): GatewayChild;
+}
+
+/**
+ * Variables that would let the environment inject code or flags into the child, or turn an
+ * Electron binary back into plain Node (VS Code strips the same before forking).
+ */
+const DANGEROUS_ENV = [
+  'NODE_OPTIONS',
+  'NODE_REPL_EXTERNAL_MODULE',
+  'NODE_EXTRA_CA_CERTS',
+  'NODE_TLS_REJECT_UNAUTHORIZED',
+  'NODE_PATH',
+  'ELECTRON_RUN_AS_NODE',
+  'ELECTRON_NO_ATTACH_CONSOLE',
+  'ELECTRON_ENABLE_LOGGING',
+  'VSCODE_INSPECTOR_OPTIONS',
+];
+
+export function sanitizedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (DANGEROUS_ENV.includes(k.toUpperCase()) || /^NODE_DEBUG/i.test(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Launches the gateway with `child_process.fork` (the CLI's `serve`, and tests from source with tsx). */
+export class ForkLauncher implements GatewayLauncher {
+  constructor(
+    private readonly entryPath: string,
+    private readonly execArgv: readonly string[] = [],
+  ) {}
+
+  launch(): GatewayChild {
+    const child = fork(this.entryPath, [], {
+      execArgv: [...this.execArgv],
+      env: sanitizedEnv(),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    const lineReader = (stream: NodeJS.ReadableStream | null) => (cb: (line: string) => void) => {
+      if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', cb);
+    };
+    // A send racing the child's death must not throw into the supervisor; the exit event reports it.
+    child.on('error', () => undefined);
+    return {
+      pid: child.pid,
+      send: (msg) => {
+        if (child.connected) child.send(msg, (err) => void err);
+      },
+      onMessage: (cb) => void child.on('message', (m: unknown) => cb(m)),
+      onExit: (cb) => void child.once('exit', cb),
+      onStdoutLine: lineReader(child.stdout),
+      onStderrLine: lineReader(child.stderr),
+      kill: (signal) => void child.kill(signal ?? 'SIGTERM'),
+    };
+  }
+}

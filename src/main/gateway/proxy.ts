@@ -1,0 +1,379 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { ClientIdentity } from './verify';
+
+/** RFC 9110 §7.6.1 connection-specific fields, plus the de-facto Proxy-Connection and Keep-Alive. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Headers that claim something about the client: only the gateway may set them. */
+const IDENTITY_HEADERS = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-client-cert',
+  'x-client-cert-serial',
+  'x-real-ip',
+  'forwarded',
+]);
+
+function namedInConnection(value: string | string[] | undefined): Set<string> {
+  const list = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return new Set(
+    list
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== ''),
+  );
+}
+
+function isHopByHop(name: string, named: Set<string>): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || named.has(name);
+}
+
+/** Envoy's XFCC quoting: a quoted value escapes `"` and `\`. */
+export function xfccValue(id: ClientIdentity): string {
+  const cn = id.cn.replace(/[\\"]/g, (c) => `\\${c}`);
+  return `Hash=${id.hash};Subject="CN=${cn}"`;
+}
+
+/** Builds the request headers sent upstream: hop-by-hop and client-sent identity headers removed, ours added. */
+export function upstreamRequestHeaders(
+  incoming: http.IncomingHttpHeaders,
+  ctx: { identity: ClientIdentity; remoteAddress: string; upstreamHost: string; upgrade: boolean },
+): http.OutgoingHttpHeaders {
+  const named = namedInConnection(incoming.connection);
+  const out: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    if (isHopByHop(key, named) || IDENTITY_HEADERS.has(key) || key === 'host') continue;
+    out[key] = value;
+  }
+  if (ctx.upgrade && typeof incoming.upgrade === 'string') {
+    out['connection'] = 'upgrade';
+    out['upgrade'] = incoming.upgrade;
+  }
+  // Like nginx's default `proxy_set_header Host $proxy_host`: a loopback API that checks Host
+  // (DNS-rebinding defence) sees its own name; the client's Host travels in X-Forwarded-Host.
+  out['host'] = ctx.upstreamHost;
+  if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
+  out['x-forwarded-for'] = ctx.remoteAddress;
+  out['x-forwarded-proto'] = 'https';
+  out['x-forwarded-client-cert'] = xfccValue(ctx.identity);
+  out['x-client-cert-serial'] = ctx.identity.serial;
+  return out;
+}
+
+/** Response headers from upstream minus hop-by-hop ones (Node re-frames the body itself). */
+export function clientResponseHeaders(incoming: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const named = namedInConnection(incoming.connection);
+  const out: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || isHopByHop(name, named)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Path without the query string: queries may carry secrets and the audit log is kept for years. */
+export function auditPath(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return (q === -1 ? u : u.slice(0, q)).slice(0, 2048);
+}
+
+/** What the proxy needs from the connection table, so it never holds the table itself. */
+export interface ProxyConnection {
+  readonly id: string;
+  readonly identity: ClientIdentity;
+  readonly remoteAddress: string;
+  requests: number;
+  inFlight: number;
+}
+
+export interface RequestRecord {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly ms: number;
+  readonly upgrade: boolean;
+}
+
+export interface ProxyHooks<C extends ProxyConnection> {
+  connectionOf(socket: Socket): C | undefined;
+  /** Called once per request when it is over (finished, failed or aborted). */
+  requestDone(conn: C, record: RequestRecord): void;
+  upstreamError(conn: C, info: RequestRecord & { error: string }): void;
+  /** A request or upgraded stream ended; a draining gateway may now close the connection. */
+  idle(conn: C): void;
+  /** True once the gateway is stopping: responses then carry `Connection: close`. */
+  draining(): boolean;
+}
+
+export interface ProxyTarget {
+  readonly url: URL;
+  readonly timeoutMs: number;
+  readonly maxSockets: number;
+}
+
+class UpstreamTimeout extends Error {
+  constructor(ms: number) {
+    super(`upstream sent no response within ${ms} ms`);
+  }
+}
+
+/**
+ * Reverse proxy to one upstream. Its http.Server never listens: the TLS listener hands it sockets
+ * that already passed verification, so no unauthenticated byte is ever parsed as HTTP.
+ */
+export class ReverseProxy<C extends ProxyConnection> {
+  readonly server: http.Server;
+  private readonly agent: http.Agent;
+  private readonly basePath: string;
+
+  constructor(
+    private readonly target: ProxyTarget,
+    private readonly hooks: ProxyHooks<C>,
+  ) {
+    const secure = target.url.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: target.maxSockets, scheduling: 'lifo' as const };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.basePath = target.url.pathname.replace(/\/+$/, '');
+    this.server = http.createServer({
+      // Keep-alive and idle limits are the gateway's (config.idleTimeoutMs), not http's defaults.
+      keepAliveTimeout: 0,
+      requestTimeout: 0,
+    });
+    this.server.timeout = 0;
+    this.server.on('request', (req, res) => this.onRequest(req, res));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head),
+    );
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private upstreamPath(url: string | undefined): string {
+    const u = url ?? '/';
+    return this.basePath + (u.startsWith('/') ? u : `/${u}`);
+  }
+
+  private request(req: http.IncomingMessage, conn: C, upgrade: boolean): http.ClientRequest {
+    const url = this.target.url;
+    const mod = url.protocol === 'https:' ? https : http;
+    return mod.request({
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port === '' ? undefined : Number(url.port),
+      method: req.method,
+      path: this.upstreamPath(req.url),
+      agent: upgrade ? false : this.agent,
+      headers: upstreamRequestHeaders(req.headers, {
+        identity: conn.identity,
+        remoteAddress: conn.remoteAddress,
+        upstreamHost: url.host,
+        upgrade,
+      }),
+    });
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const conn = this.hooks.connectionOf(req.socket);
+    if (!conn) {
+      // Unreachable by construction: only verified sockets are fed to this server.
+      req.socket.destroy();
+      return;
+    }
+    conn.requests++;
+    conn.inFlight++;
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const path = auditPath(req.url);
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let timedOut = false;
+    if (this.hooks.draining()) res.shouldKeepAlive = false;
+
+    const upReq = this.request(req, conn, false);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      upReq.destroy(new UpstreamTimeout(this.target.timeoutMs));
+    }, this.target.timeoutMs);
+
+    req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+    // pipe, not pipeline: an upstream failure must not destroy the client's socket before the 502.
+    req.pipe(upReq);
+
+    upReq.on('response', (upRes) => {
+      clearTimeout(timer);
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, clientResponseHeaders(upRes.headers));
+      // Server-sent events and other streams: send headers now, each chunk as it comes.
+      res.flushHeaders();
+      upRes.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+      upRes.on('error', () => res.destroy());
+      upRes.on('aborted', () => res.destroy());
+      upRes.pipe(res);
+    });
+
+    upReq.on('error', (err) => {
+      clearTimeout(timer);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const status = timedOut ? 504 : 502;
+      const body = status === 504 ? 'upstream timed out\n' : 'upstream unavailable\n';
+      this.hooks.upstreamError(conn, {
+        method,
+        path,
+        status,
+        bytesIn,
+        bytesOut: 0,
+        ms: Math.round(performance.now() - started),
+        upgrade: false,
+        error: errorText(err),
+      });
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
+      res.end(body);
+    });
+
+    res.on('close', () => {
+      clearTimeout(timer);
+      // The client left before the upstream finished: stop the upstream work too.
+      if (!res.writableFinished) upReq.destroy();
+      conn.inFlight--;
+      this.hooks.requestDone(conn, {
+        method,
+        path,
+        status: res.statusCode,
+        bytesIn,
+        bytesOut,
+        ms: Math.round(performance.now() - started),
+        upgrade: false,
+      });
+      this.hooks.idle(conn);
+    });
+  }
+
+  /** WebSocket and other upgrades: relay the upstream's answer, then pipe both sockets. */
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const conn = this.hooks.connectionOf(req.socket);
+    if (!conn) {
+      socket.destroy();
+      return;
+    }
+    conn.requests++;
+    conn.inFlight++;
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const path = auditPath(req.url);
+    let status = 0;
+    let timedOut = false;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      conn.inFlight--;
+      this.hooks.requestDone(conn, {
+        method,
+        path,
+        status,
+        bytesIn: 0,
+        bytesOut: 0,
+        ms: Math.round(performance.now() - started),
+        upgrade: true,
+      });
+      this.hooks.idle(conn);
+    };
+    socket.on('close', finish);
+    socket.on('error', () => socket.destroy());
+
+    const upReq = this.request(req, conn, true);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      upReq.destroy(new UpstreamTimeout(this.target.timeoutMs));
+    }, this.target.timeoutMs);
+
+    upReq.on('upgrade', (upRes, upSocket, upHead) => {
+      clearTimeout(timer);
+      status = upRes.statusCode ?? 101;
+      socket.write(rawHead(upRes, false));
+      if (upHead.length > 0) socket.write(upHead);
+      if (head.length > 0) upSocket.write(head);
+      upSocket.on('error', () => socket.destroy());
+      upSocket.on('close', () => socket.destroy());
+      socket.on('close', () => upSocket.destroy());
+      upSocket.pipe(socket);
+      socket.pipe(upSocket);
+    });
+
+    // The upstream declined the upgrade: relay its plain answer and close.
+    upReq.on('response', (upRes) => {
+      clearTimeout(timer);
+      status = upRes.statusCode ?? 502;
+      socket.write(rawHead(upRes, true));
+      upRes.pipe(socket);
+    });
+
+    upReq.on('error', (err) => {
+      clearTimeout(timer);
+      if (status !== 0) {
+        socket.destroy();
+        return;
+      }
+      status = timedOut ? 504 : 502;
+      this.hooks.upstreamError(conn, {
+        method,
+        path,
+        status,
+        bytesIn: 0,
+        bytesOut: 0,
+        ms: Math.round(performance.now() - started),
+        upgrade: true,
+        error: errorText(err),
+      });
+      const body = status === 504 ? 'upstream timed out\n' : 'upstream unavailable\n';
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n` +
+          `content-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+    });
+    upReq.end();
+  }
+}
+
+function rawHead(res: http.IncomingMessage, close: boolean): string {
+  const lines = [`HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}`];
+  const named = namedInConnection(res.headers.connection);
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const key = name.toLowerCase();
+    // A 101 keeps Connection/Upgrade (they are the point); a refusal is re-framed as close-delimited.
+    if (close ? isHopByHop(key, named) || key === 'content-length' : false) continue;
+    lines.push(`${name}: ${raw[i + 1] as string}`);
+  }
+  if (close) lines.push('connection: close');
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+function errorText(err: Error & { code?: string }): string {
+  return err.code ? `${err.code}: ${err.message}` : err.message;
+}

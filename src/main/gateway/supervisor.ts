@@ -1,0 +1,449 @@
+import path from 'node:path';
+import type { ConnectionInfo, GatewayConfig, GatewayState } from '../../shared/model';
+import { normalizeSerial } from '../../shared/validation';
+import type { GatewayChild, GatewayLauncher } from './launcher';
+import { checkedUpstream } from './limits';
+import {
+  GATEWAY_AUDIT_TYPES,
+  gatewayConfigWireSchema,
+  gatewayToParentSchema,
+  type GatewayAuditEntry,
+  type GatewayOptions,
+  type GatewayTlsMaterial,
+  type GatewayToParent,
+  type LogLevel,
+} from './protocol';
+
+/** The built gateway bundle sits next to the supervisor's own bundle in out/main. */
+export function gatewayEntryPath(): string {
+  return path.join(__dirname, 'gateway.js');
+}
+
+export interface SupervisorOptions {
+  /** How long the child may take to report `ready` before it is killed (default 10 s). */
+  readonly readyTimeoutMs?: number;
+  /** Default grace for in-flight requests on stop() (default 5 s). */
+  readonly stopGraceMs?: number;
+  /** After the grace, how long to wait for a polite exit before SIGKILL (default 3 s). */
+  readonly killAfterMs?: number;
+  /** Restart backoff: first delay, cap, and the uptime after which it resets (0.5 s, 30 s, 60 s). */
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number; readonly stableMs: number };
+  /** Log lines kept for crash reports (default 50). */
+  readonly maxLogLines?: number;
+  /** How long kill() waits for the child's answer (default 5 s). */
+  readonly requestTimeoutMs?: number;
+}
+
+export type LogSource = 'stdout' | 'stderr' | 'fatal' | 'supervisor' | LogLevel;
+
+export interface SupervisorLogLine {
+  readonly source: LogSource;
+  readonly line: string;
+  readonly time: string;
+}
+
+export interface StartOptions extends GatewayOptions {
+  /** The revocation set to start with; defaults to the last one given to updateRevocations(). */
+  readonly revokedSerials?: readonly string[];
+}
+
+/** start() failed before the gateway ever became ready; carries the child's last log lines. */
+export class GatewayStartError extends Error {
+  constructor(
+    message: string,
+    readonly lastLines: readonly string[],
+  ) {
+    super(lastLines.length > 0 ? `${message}\n${lastLines.slice(-10).join('\n')}` : message);
+    this.name = 'GatewayStartError';
+  }
+}
+
+type Listener<T> = (value: T) => void;
+
+class Signal<T> {
+  private readonly listeners = new Set<Listener<T>>();
+  on(cb: Listener<T>): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+  emit(value: T): void {
+    for (const cb of [...this.listeners]) cb(value);
+  }
+}
+
+interface Spec {
+  material: GatewayTlsMaterial;
+  config: GatewayConfig;
+  options: GatewayOptions;
+}
+
+interface PendingKill {
+  resolve(count: number): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Runs the gateway process and keeps it running: waits for readiness with a timeout, restarts a
+ * crashed gateway with exponential backoff (recorded as `gateway.crashed` with its last log
+ * lines), and stops it politely before killing it. All inputs to the gateway are messages, so
+ * the gateway can be restarted at any time from the state held here.
+ */
+export class GatewaySupervisor {
+  private current: GatewayState = { kind: 'stopped' };
+  private child: GatewayChild | undefined;
+  /** Identifies the current child; events of a previous child are ignored. */
+  private generation = 0;
+  private spec: Spec | undefined;
+  private revoked: string[] = [];
+  private conns: ConnectionInfo[] = [];
+  private lines: string[] = [];
+  private failure: string | undefined;
+  private readyTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stableTimer: NodeJS.Timeout | undefined;
+  private restartDelay: number;
+  private pendingStart:
+    { resolve(addr: { host: string; port: number }): void; reject(err: Error): void } | undefined;
+  private stopping: Promise<void> | undefined;
+  private exitWaiters: Array<() => void> = [];
+  private killRef = 0;
+  private readonly kills = new Map<number, PendingKill>();
+  private readonly opts: Required<SupervisorOptions>;
+
+  private readonly stateSignal = new Signal<GatewayState>();
+  private readonly connSignal = new Signal<ConnectionInfo[]>();
+  private readonly auditSignal = new Signal<GatewayAuditEntry[]>();
+  private readonly logSignal = new Signal<SupervisorLogLine>();
+
+  constructor(
+    private readonly launcher: GatewayLauncher,
+    options: SupervisorOptions = {},
+  ) {
+    this.opts = {
+      readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
+      stopGraceMs: options.stopGraceMs ?? 5_000,
+      killAfterMs: options.killAfterMs ?? 3_000,
+      backoff: options.backoff ?? { initialMs: 500, maxMs: 30_000, stableMs: 60_000 },
+      maxLogLines: options.maxLogLines ?? 50,
+      requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+    };
+    this.restartDelay = this.opts.backoff.initialMs;
+  }
+
+  // ── events ──────────────────────────────────────────────────────────────────
+  /** Each returns an unsubscribe function. */
+  onState(cb: Listener<GatewayState>): () => void {
+    return this.stateSignal.on(cb);
+  }
+  onConnections(cb: Listener<ConnectionInfo[]>): () => void {
+    return this.connSignal.on(cb);
+  }
+  /** Entries to append to the audit log, in the order the gateway produced them. */
+  onAudit(cb: Listener<GatewayAuditEntry[]>): () => void {
+    return this.auditSignal.on(cb);
+  }
+  onLog(cb: Listener<SupervisorLogLine>): () => void {
+    return this.logSignal.on(cb);
+  }
+
+  // ── queries ─────────────────────────────────────────────────────────────────
+  state(): GatewayState {
+    return this.current;
+  }
+  connections(): ConnectionInfo[] {
+    return this.conns;
+  }
+  lastLines(): string[] {
+    return [...this.lines];
+  }
+
+  // ── commands ────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts the gateway and resolves with its bound address once it is ready.
+   * Rejects with GatewayStartError when the child fails or is not ready in time (no automatic
+   * restart then: a first start that fails is a configuration problem), and with a plain Error
+   * when the config is invalid or the gateway is already running.
+   */
+  start(
+    material: GatewayTlsMaterial,
+    config: GatewayConfig,
+    options: StartOptions = {},
+  ): Promise<{ host: string; port: number }> {
+    if (this.current.kind !== 'stopped' && this.current.kind !== 'crashed') {
+      return Promise.reject(new Error(`gateway is ${this.current.kind}`));
+    }
+    try {
+      gatewayConfigWireSchema.parse(config);
+      checkedUpstream(config);
+      if (options.revokedSerials) this.revoked = normalizeSerials(options.revokedSerials);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const { revokedSerials: _ignored, ...gatewayOptions } = options;
+    this.spec = { material, config, options: gatewayOptions };
+    this.clearTimer('restartTimer');
+    this.restartDelay = this.opts.backoff.initialMs;
+    return new Promise((resolve, reject) => {
+      this.pendingStart = { resolve, reject };
+      this.spawn();
+    });
+  }
+
+  /** Stops politely (in-flight requests get graceMs), then SIGKILL after killAfterMs more. */
+  stop(graceMs: number = this.opts.stopGraceMs): Promise<void> {
+    this.clearTimer('restartTimer');
+    if (this.stopping) return this.stopping;
+    const child = this.child;
+    if (!child) {
+      this.failStart('gateway stopped before it was ready');
+      if (this.current.kind !== 'stopped') this.setState({ kind: 'stopped' });
+      return Promise.resolve();
+    }
+    this.stopping = (async () => {
+      this.setState({ kind: 'stopping' });
+      this.failStart('gateway stopped before it was ready');
+      const exited = this.waitExit();
+      child.send({ type: 'stop', graceMs });
+      if (!(await withTimeout(exited, graceMs + this.opts.killAfterMs))) {
+        this.note('supervisor', `gateway did not exit within ${graceMs + this.opts.killAfterMs} ms; SIGKILL`);
+        child.kill('SIGKILL');
+        await withTimeout(exited, 5_000);
+      }
+    })().finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
+  }
+
+  /** Hot rotation: new server key/cert and CA bundle; new handshakes only, open connections stay. */
+  updateTls(material: GatewayTlsMaterial): void {
+    if (this.spec) this.spec.material = material;
+    this.child?.send({
+      type: 'tls',
+      server: { keyPem: material.keyPem, certPem: material.certPem },
+      caPem: material.caPem,
+    });
+  }
+
+  /**
+   * Replaces the whole revocation set (serials in any case, colons allowed). New handshakes of
+   * these serials are refused and their live connections closed. Throws on a malformed serial.
+   */
+  updateRevocations(serials: readonly string[]): void {
+    this.revoked = normalizeSerials(serials);
+    this.child?.send({ type: 'revocations', serials: this.revoked });
+  }
+
+  /** Closes live connections by id or by serial; resolves with how many were closed (0 when not running). */
+  kill(target: { id: string } | { serial: string }): Promise<number> {
+    const child = this.child;
+    if (!child || this.current.kind !== 'running') return Promise.resolve(0);
+    const ref = ++this.killRef;
+    let msgTarget: { id: string } | { serial: string };
+    if ('id' in target) msgTarget = { id: target.id };
+    else {
+      const s = normalizeSerial(target.serial);
+      if (s === null) return Promise.reject(new Error(`malformed serial "${target.serial}"`));
+      msgTarget = { serial: s };
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.kills.delete(ref);
+        reject(new Error('gateway did not answer the kill request'));
+      }, this.opts.requestTimeoutMs);
+      this.kills.set(ref, { resolve, reject, timer });
+      child.send({ type: 'kill', ref, ...msgTarget });
+    });
+  }
+
+  // ── child lifecycle ─────────────────────────────────────────────────────────
+
+  private spawn(): void {
+    const spec = this.spec;
+    if (!spec) return;
+    const gen = ++this.generation;
+    this.failure = undefined;
+    this.setState({ kind: 'starting' });
+    let child: GatewayChild;
+    try {
+      child = this.launcher.launch();
+    } catch (err) {
+      this.failure = `cannot launch the gateway: ${(err as Error).message}`;
+      this.onExit(gen, null, null);
+      return;
+    }
+    this.child = child;
+    child.onMessage((m) => gen === this.generation && this.onMessage(m, child));
+    child.onStdoutLine((l) => gen === this.generation && this.note('stdout', l));
+    child.onStderrLine((l) => gen === this.generation && this.note('stderr', l));
+    child.onExit((code, signal) => this.onExit(gen, code, signal));
+    child.send({
+      type: 'start',
+      tls: spec.material,
+      revokedSerials: this.revoked,
+      config: spec.config,
+      options: spec.options,
+    });
+    this.readyTimer = setTimeout(() => {
+      if (gen !== this.generation) return;
+      this.failure = `gateway did not become ready within ${this.opts.readyTimeoutMs} ms`;
+      this.note('supervisor', this.failure);
+      child.kill('SIGKILL');
+    }, this.opts.readyTimeoutMs);
+  }
+
+  private onMessage(raw: unknown, child: GatewayChild): void {
+    const parsed = gatewayToParentSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.note('supervisor', `malformed message from gateway: ${parsed.error.issues[0]?.message ?? ''}`);
+      return;
+    }
+    const msg: GatewayToParent = parsed.data;
+    switch (msg.type) {
+      case 'ready': {
+        this.clearTimer('readyTimer');
+        this.setState({
+          kind: 'running',
+          listen: `${msg.host.includes(':') ? `[${msg.host}]` : msg.host}:${msg.port}`,
+          since: new Date().toISOString(),
+          pid: child.pid ?? 0,
+        });
+        // A gateway that stays up for a while has earned a fresh backoff.
+        this.stableTimer = setTimeout(() => {
+          this.restartDelay = this.opts.backoff.initialMs;
+        }, this.opts.backoff.stableMs);
+        const pending = this.pendingStart;
+        this.pendingStart = undefined;
+        pending?.resolve({ host: msg.host, port: msg.port });
+        return;
+      }
+      case 'audit':
+        this.auditSignal.emit(msg.entries);
+        return;
+      case 'connections':
+        this.conns = msg.list;
+        this.connSignal.emit(msg.list);
+        return;
+      case 'killed': {
+        const k = this.kills.get(msg.ref);
+        if (!k) return;
+        this.kills.delete(msg.ref);
+        clearTimeout(k.timer);
+        k.resolve(msg.count);
+        return;
+      }
+      case 'log':
+        this.note(msg.level, msg.line);
+        return;
+      case 'fatal':
+        this.failure = msg.message.split('\n')[0] ?? msg.message;
+        this.note('fatal', msg.message);
+        return;
+      default: {
+        const never: never = msg;
+        this.note('supervisor', `unknown message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private onExit(gen: number, code: number | null, signal: NodeJS.Signals | null): void {
+    if (gen !== this.generation) return;
+    this.clearTimer('readyTimer');
+    this.clearTimer('stableTimer');
+    this.child = undefined;
+    for (const [ref, k] of this.kills) {
+      clearTimeout(k.timer);
+      k.reject(new Error('gateway exited'));
+      this.kills.delete(ref);
+    }
+    if (this.conns.length > 0) {
+      this.conns = [];
+      this.connSignal.emit([]);
+    }
+    const waiters = this.exitWaiters;
+    this.exitWaiters = [];
+    for (const w of waiters) w();
+
+    if (this.current.kind === 'stopping') {
+      this.setState({ kind: 'stopped' });
+      return;
+    }
+    const how = signal ? `signal ${signal}` : `code ${String(code)}`;
+    const message = this.failure ? `${this.failure} (exit ${how})` : `gateway exited unexpectedly (${how})`;
+    const lastLines = this.lastLines();
+    if (this.pendingStart) {
+      this.setState({ kind: 'crashed', message, lastLines });
+      this.failStart(message, lastLines);
+      return;
+    }
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(this.restartDelay * 2, this.opts.backoff.maxMs);
+    const restartAt = new Date(Date.now() + delay).toISOString();
+    this.setState({ kind: 'crashed', message, lastLines, restartAt });
+    this.auditSignal.emit([
+      {
+        type: GATEWAY_AUDIT_TYPES.crashed,
+        actor: { kind: 'system' },
+        details: { code, signal, message, lastLines, restartInMs: delay },
+        time: new Date().toISOString(),
+      },
+    ]);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.spawn();
+    }, delay);
+  }
+
+  // ── helpers ─────────────────────────────────────────────────────────────────
+
+  private failStart(message: string, lastLines: readonly string[] = this.lastLines()): void {
+    const pending = this.pendingStart;
+    this.pendingStart = undefined;
+    pending?.reject(new GatewayStartError(message, lastLines));
+  }
+
+  private waitExit(): Promise<void> {
+    if (!this.child) return Promise.resolve();
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+
+  private note(source: LogSource, line: string): void {
+    for (const l of line.split('\n')) {
+      this.lines.push(`[${source}] ${l}`);
+    }
+    if (this.lines.length > this.opts.maxLogLines)
+      this.lines.splice(0, this.lines.length - this.opts.maxLogLines);
+    this.logSignal.emit({ source, line, time: new Date().toISOString() });
+  }
+
+  private setState(next: GatewayState): void {
+    this.current = next;
+    this.stateSignal.emit(next);
+  }
+
+  private clearTimer(name: 'readyTimer' | 'restartTimer' | 'stableTimer'): void {
+    const t = this[name];
+    if (t) clearTimeout(t);
+    this[name] = undefined;
+  }
+}
+
+function normalizeSerials(serials: readonly string[]): string[] {
+  return serials.map((s) => {
+    const n = normalizeSerial(s);
+    if (n === null) throw new Error(`malformed serial "${s}"`);
+    return n;
+  });
+}
+
+async function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
