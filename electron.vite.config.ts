@@ -15,7 +15,9 @@ export default defineConfig({
           cli: resolve(__dirname, 'src/main/cli/index.ts'),
           gateway: resolve(__dirname, 'src/main/gateway/gateway-main.ts'),
         },
-        output: { format: 'cjs', entryFileNames: '[name].js' },
+        // Shared chunks sit beside the entries, so `__dirname` is out/main for all of them
+        // (the supervisor finds gateway.js there).
+        output: { format: 'cjs', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
       },
     },
   },

@@ -174,10 +174,9 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
       .locator(`${tid('audit-row')}[data-type*="revoke"]`)
       .first()
       .waitFor();
-    await audit
-      .locator(`${tid('audit-row')}[data-type*="refuse"]`)
-      .first()
-      .waitFor();
+    const refused = audit.locator(`${tid('audit-row')}[data-type*="refuse"]`).first();
+    await refused.waitFor();
+    expect(await refused.textContent()).toMatch(/revoked/);
     await h.screenshot('audit');
   });
 

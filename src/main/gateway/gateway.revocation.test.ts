@@ -119,7 +119,7 @@ describe('gateway revocation', () => {
         e.type === 'gateway.connection.closed' && e.actor.kind === 'client' && e.actor.serial === dave.serial,
     );
     expect(entry.details).toMatchObject({ reason: 'revoked', requests: 1 });
-    // Others are untouched; the set was replaced, so earlier revocations were lifted here.
+    // Other clients are untouched.
     expect((await request(other, '/two')).status).toBe(200);
     other.end();
     await closed(other);

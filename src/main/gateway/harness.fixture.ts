@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -288,8 +288,6 @@ export function curlStatus(r: Run): number {
   const last = r.stdout.trimEnd().split('\n').pop() ?? '0';
   return Number(last);
 }
-
-export { execFile };
 
 /** A tls.connect client; resolves once the handshake is done (or rejects). */
 export function connect(

@@ -33,6 +33,7 @@ import type {
 } from '../../shared/model';
 import type { RevocationReason } from '../../shared/validation';
 import { GatewayHost, type GatewayHostOptions } from './gateway-host';
+import type { GatewayLauncher } from '../gateway';
 
 /** Native pickers; the app passes Electron's dialogs, tests pass a fixed folder. */
 export interface ConsoleDialogs {
@@ -46,7 +47,9 @@ export interface ConsoleServiceOptions {
   readonly dialogs?: ConsoleDialogs;
   readonly operator?: string;
   readonly now?: () => Date;
-  readonly gateway?: Omit<GatewayHostOptions, 'paths' | 'vaults' | 'onEvent'>;
+  readonly gateway?: Omit<GatewayHostOptions, 'paths' | 'vaults' | 'onEvent' | 'launcher'>;
+  /** How the gateway process is started (utilityProcess in the app; fork of out/main/gateway.js otherwise). */
+  readonly gatewayLauncher?: GatewayLauncher;
 }
 
 /**
@@ -71,6 +74,7 @@ export class ConsoleService {
     };
     this.gateway = new GatewayHost({
       ...opts.gateway,
+      ...(opts.gatewayLauncher ? { launcher: opts.gatewayLauncher } : {}),
       paths: this.paths,
       vaults: opts.vaults,
       onEvent: (event) => {
@@ -285,14 +289,14 @@ export class ConsoleService {
     return d.note === undefined ? {} : { note: d.note };
   }
 
+  private lastSeq = 0;
+
   private async afterChange(): Promise<void> {
     const fresh = await this.auditQuery({ limit: 50 }).catch(() => []);
     if (fresh.length > 0) this.events.emit('audit.appended', fresh.filter((r) => r.seq > this.lastSeq));
     this.lastSeq = fresh.at(-1)?.seq ?? this.lastSeq;
     await this.emitStatus();
   }
-
-  private lastSeq = 0;
 
   private async emitStatus(): Promise<void> {
     if (!this.events.has('status.changed')) return;
