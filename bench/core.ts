@@ -67,7 +67,9 @@ export async function benchCore(log: (line: string) => void): Promise<void> {
         bytes = der.length;
         samples.push(ms);
       }
-      log(`CRL generation at ${n.toLocaleString('en')} revoked serials: median ${fmt(median(samples))} (${(bytes / 1e6).toFixed(2)} MB DER, ${runs} runs)`);
+      log(
+        `CRL generation at ${n.toLocaleString('en')} revoked serials: median ${fmt(median(samples))} (${(bytes / 1e6).toFixed(2)} MB DER, ${runs} runs)`,
+      );
     }
 
     // A registry of 10,000 entries (synthetic rows: listing reads the registry and the revocation store).
@@ -91,13 +93,18 @@ export async function benchCore(log: (line: string) => void): Promise<void> {
       revokedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
       reason: 'superseded' as const,
     }));
-    await atomicWriteFile(service.paths.revocations, JSON.stringify({ v: 1, crlNumber: '5', entries: revoked }));
+    await atomicWriteFile(
+      service.paths.revocations,
+      JSON.stringify({ v: 1, crlNumber: '5', entries: revoked }),
+    );
     const revokeSamples: number[] = [];
     for (let r = 0; r < 3; r++) {
       const serial = certs[r + 1]?.serial as string;
       revokeSamples.push((await timeIt(() => service.revoke({ serial, reason: 'keyCompromise' })))[1]);
     }
-    log(`revoke with 100,000 already revoked (store + CRL + audit, 3 runs): median ${fmt(median(revokeSamples))}`);
+    log(
+      `revoke with 100,000 already revoked (store + CRL + audit, 3 runs): median ${fmt(median(revokeSamples))}`,
+    );
     await service.close();
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });

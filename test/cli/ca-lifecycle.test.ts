@@ -41,7 +41,16 @@ describe('CA lifecycle through the CLI, checked by openssl', () => {
 
     const verify = await openssl(['verify', '-purpose', 'sslclient', '-CAfile', c.files.ca, c.files.cert]);
     expect(verify.stdout).toContain(': OK');
-    const subject = await openssl(['x509', '-in', c.files.cert, '-noout', '-subject', '-serial', '-nameopt', 'RFC2253']);
+    const subject = await openssl([
+      'x509',
+      '-in',
+      c.files.cert,
+      '-noout',
+      '-subject',
+      '-serial',
+      '-nameopt',
+      'RFC2253',
+    ]);
     expect(subject.stdout).toContain('subject=CN=alice@operators');
     expect(subject.stdout.toLowerCase()).toContain(`serial=${c.serial}`);
     expect(((await fs.stat(c.files.key)).mode & 0o777).toString(8)).toBe('600');
@@ -68,16 +77,35 @@ describe('CA lifecycle through the CLI, checked by openssl', () => {
     expect(text.stderr + text.stdout).toMatch(/verify OK/);
     expect(text.stdout.replace(/[:\s]/g, '').toLowerCase()).toContain(c.serial);
     expect(text.stdout).toContain('Key Compromise');
-    const check = await openssl(['verify', '-crl_check', '-CRLfile', crlFile, '-CAfile', c.files.ca, c.files.cert]);
+    const check = await openssl([
+      'verify',
+      '-crl_check',
+      '-CRLfile',
+      crlFile,
+      '-CAfile',
+      c.files.ca,
+      c.files.cert,
+    ]);
     expect(check.code).not.toBe(0);
     expect(check.stdout + check.stderr).toMatch(/certificate revoked/);
 
     const der = await cli(env, ['crl', '--der', '--out', path.join(env.tmp, 'crl.der')]);
     expect(der.code).toBe(0);
-    const fromDer = await openssl(['crl', '-inform', 'DER', '-in', path.join(env.tmp, 'crl.der'), '-noout', '-crlnumber']);
+    const fromDer = await openssl([
+      'crl',
+      '-inform',
+      'DER',
+      '-in',
+      path.join(env.tmp, 'crl.der'),
+      '-noout',
+      '-crlnumber',
+    ]);
     expect(fromDer.stdout).toMatch(/crlNumber=0x[0-9A-F]+/i);
 
-    const list = JSON.parse((await cli(env, ['list', '--json'])).stdout) as { serial: string; status: string }[];
+    const list = JSON.parse((await cli(env, ['list', '--json'])).stdout) as {
+      serial: string;
+      status: string;
+    }[];
     expect(list.find((x) => x.serial === c.serial)?.status).toBe('revoked');
   });
 
@@ -120,8 +148,12 @@ describe('CA lifecycle through the CLI, checked by openssl', () => {
     const r = await cli(env, ['audit', '--verify']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/intact/);
-    const types = (JSON.parse((await cli(env, ['audit', '--json'])).stdout) as { type: string }[]).map((x) => x.type);
-    expect(types).toEqual(expect.arrayContaining(['ca.initialized', 'server.issued', 'client.issued', 'client.revoked']));
+    const types = (JSON.parse((await cli(env, ['audit', '--json'])).stdout) as { type: string }[]).map(
+      (x) => x.type,
+    );
+    expect(types).toEqual(
+      expect.arrayContaining(['ca.initialized', 'server.issued', 'client.issued', 'client.revoked']),
+    );
   });
 
   it('never overwrites an existing bundle without --force', async () => {
@@ -148,13 +180,21 @@ describe.each(['ecdsa-p384', 'rsa-4096'])('a %s CA', (algorithm) => {
 
   it('issues and revokes certs that openssl verifies', async () => {
     const c = await issue(env, 'agent-1');
-    expect((await openssl(['verify', '-purpose', 'sslclient', '-CAfile', c.files.ca, c.files.cert])).stdout).toContain(
-      ': OK',
-    );
+    expect(
+      (await openssl(['verify', '-purpose', 'sslclient', '-CAfile', c.files.ca, c.files.cert])).stdout,
+    ).toContain(': OK');
     expect((await cli(env, ['revoke', '--serial', c.serial, '--reason', 'superseded'])).code).toBe(0);
     const crlFile = path.join(env.tmp, 'crl.pem');
     await cli(env, ['crl', '--out', crlFile]);
-    const check = await openssl(['verify', '-crl_check', '-CRLfile', crlFile, '-CAfile', c.files.ca, c.files.cert]);
+    const check = await openssl([
+      'verify',
+      '-crl_check',
+      '-CRLfile',
+      crlFile,
+      '-CAfile',
+      c.files.ca,
+      c.files.cert,
+    ]);
     expect(check.stdout + check.stderr).toMatch(/certificate revoked/);
   });
 });

@@ -19,7 +19,14 @@ describe('two CLI processes on one state dir', () => {
     const loop = async (who: string): Promise<string[]> => {
       const serials: string[] = [];
       for (let i = 0; i < 50; i++) {
-        const r = await cli(env, ['issue-client', '--name', `${who}-${i}`, '--out-dir', path.join(env.tmp, who), '--json']);
+        const r = await cli(env, [
+          'issue-client',
+          '--name',
+          `${who}-${i}`,
+          '--out-dir',
+          path.join(env.tmp, who),
+          '--json',
+        ]);
         expect(r.stderr).toBe('');
         serials.push((JSON.parse(r.stdout) as { serial: string }).serial);
       }
@@ -46,13 +53,23 @@ describe('two CLI processes on one state dir', () => {
     };
     const issuer = async () => {
       for (let i = 0; i < 20; i++) {
-        expect((await cli(env, ['issue-client', '--name', `c-${i}`, '--out-dir', path.join(env.tmp, 'c')])).code).toBe(0);
+        expect(
+          (await cli(env, ['issue-client', '--name', `c-${i}`, '--out-dir', path.join(env.tmp, 'c')])).code,
+        ).toBe(0);
       }
     };
     await Promise.all([revoker(), issuer()]);
-    const after = JSON.parse((await cli(env, ['list', '--json'])).stdout) as { serial: string; status: string }[];
+    const after = JSON.parse((await cli(env, ['list', '--json'])).stdout) as {
+      serial: string;
+      status: string;
+    }[];
     expect(after).toHaveLength(120);
-    expect(after.filter((c) => c.status === 'revoked').map((c) => c.serial).sort()).toEqual([...toRevoke].sort());
+    expect(
+      after
+        .filter((c) => c.status === 'revoked')
+        .map((c) => c.serial)
+        .sort(),
+    ).toEqual([...toRevoke].sort());
     expect((await cli(env, ['audit', '--verify'])).code).toBe(0);
   }, 300_000);
 });

@@ -19,9 +19,21 @@ describe('invalid input: exit 2, one clear line, nothing changed on disk', () =>
     ['a path in the name', () => ['issue-client', '--name', '../x', ...out()], /--name/],
     ['an empty name', () => ['issue-client', '--name', '', ...out()], /--name/],
     ['a 65-character name', () => ['issue-client', '--name', 'a'.repeat(65), ...out()], /--name/],
-    ['a duration over 90 days', () => ['issue-client', '--name', 'x', '--duration', '91d', ...out()], /at most 90 days/],
-    ['a negative duration', () => ['issue-client', '--name', 'x', '--duration', '-1h', ...out()], /--duration/],
-    ['an unparsable duration', () => ['issue-client', '--name', 'x', '--duration', 'soon', ...out()], /invalid duration/],
+    [
+      'a duration over 90 days',
+      () => ['issue-client', '--name', 'x', '--duration', '91d', ...out()],
+      /at most 90 days/,
+    ],
+    [
+      'a negative duration',
+      () => ['issue-client', '--name', 'x', '--duration', '-1h', ...out()],
+      /--duration/,
+    ],
+    [
+      'an unparsable duration',
+      () => ['issue-client', '--name', 'x', '--duration', 'soon', ...out()],
+      /invalid duration/,
+    ],
     ['a zero duration', () => ['issue-client', '--name', 'x', '--duration', '0h', ...out()], /--duration/],
     ['a malformed serial', () => ['revoke', '--serial', 'xyz-not-hex'], /malformed serial/],
     ['an unknown reason', () => ['revoke', '--serial', serial, '--reason', 'bored'], /--reason/],
@@ -66,7 +78,15 @@ describe('invalid input: exit 2, one clear line, nothing changed on disk', () =>
     const wrong = path.join(env.tmp, 'wrong-pass');
     await fs.writeFile(wrong, 'not the passphrase');
     const before = await snapshot(env.stateDir);
-    const r = await cli(null, ['--state-dir', env.stateDir, '--passphrase-file', wrong, 'revoke', '--serial', serial]);
+    const r = await cli(null, [
+      '--state-dir',
+      env.stateDir,
+      '--passphrase-file',
+      wrong,
+      'revoke',
+      '--serial',
+      serial,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/wrong passphrase/);
     expect(await snapshot(env.stateDir)).toEqual(before);
@@ -82,7 +102,17 @@ describe('invalid input: exit 2, one clear line, nothing changed on disk', () =>
   });
 
   it('--help works on every command', async () => {
-    for (const c of ['init', 'issue-client', 'list', 'revoke', 'status', 'crl', 'audit', 'rotate-server', 'serve']) {
+    for (const c of [
+      'init',
+      'issue-client',
+      'list',
+      'revoke',
+      'status',
+      'crl',
+      'audit',
+      'rotate-server',
+      'serve',
+    ]) {
       const r = await cli(null, [c, '--help']);
       expect({ c, code: r.code }).toEqual({ c, code: 0 });
       expect(r.stdout).toContain(`mtls-console ${c}`);

@@ -5,7 +5,11 @@ import { cli, initCa, issue, makeEnv, removeEnv, spawnCli, type Env } from '../h
 const TRIALS = Number(process.env.KILL_TRIALS ?? 200);
 
 /** Start a CLI operation and SIGKILL it after a random delay; report whether it had printed success. */
-function killAtRandom(env: Env, args: readonly string[], maxDelayMs: number): Promise<{ ok: boolean; stdout: string }> {
+function killAtRandom(
+  env: Env,
+  args: readonly string[],
+  maxDelayMs: number,
+): Promise<{ ok: boolean; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawnCli(env, args);
     let stdout = '';
@@ -69,9 +73,13 @@ describe('kill -9 at a random point during issuance and revocation', () => {
     const status = await cli(env, ['status', '--json']);
     expect(status.code).toBe(0);
     // The lock is never left wedged: a normal operation still succeeds.
-    expect((await cli(env, ['issue-client', '--name', 'after', '--out-dir', path.join(env.tmp, 'after')])).code).toBe(0);
+    expect(
+      (await cli(env, ['issue-client', '--name', 'after', '--out-dir', path.join(env.tmp, 'after')])).code,
+    ).toBe(0);
     // Some trials must have been interrupted and some completed, or the test proved nothing.
-    console.log(`kill -9 trials: ${TRIALS}, acknowledged issuances ${acknowledgedIssued.size}, revocations ${acknowledgedRevoked.size}`);
+    console.log(
+      `kill -9 trials: ${TRIALS}, acknowledged issuances ${acknowledgedIssued.size}, revocations ${acknowledgedRevoked.size}`,
+    );
     expect(acknowledgedIssued.size).toBeGreaterThan(0);
     expect(acknowledgedIssued.size + acknowledgedRevoked.size).toBeLessThan(TRIALS);
   }, 900_000);

@@ -31,8 +31,14 @@ export async function removeEnv(env: Env): Promise<void> {
   await fs.rm(env.tmp, { recursive: true, force: true });
 }
 
-export function cli(env: Env | null, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const full = env ? ['--state-dir', env.stateDir, '--passphrase-file', env.passphraseFile, ...args] : [...args];
+export function cli(
+  env: Env | null,
+  args: readonly string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<CliResult> {
+  const full = env
+    ? ['--state-dir', env.stateDir, '--passphrase-file', env.passphraseFile, ...args]
+    : [...args];
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -47,11 +53,15 @@ export function cli(env: Env | null, args: readonly string[], extraEnv: NodeJS.P
 }
 
 export function spawnCli(env: Env, args: readonly string[]): ChildProcess {
-  return spawn(process.execPath, [CLI, '--state-dir', env.stateDir, '--passphrase-file', env.passphraseFile, ...args], {
-    cwd: env.tmp,
-    env: cleanEnv({}),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return spawn(
+    process.execPath,
+    [CLI, '--state-dir', env.stateDir, '--passphrase-file', env.passphraseFile, ...args],
+    {
+      cwd: env.tmp,
+      env: cleanEnv({}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }
 
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -88,7 +98,8 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
         continue;
       }
       const [data, st] = await Promise.all([fs.readFile(p), fs.stat(p)]);
-      out[path.relative(dir, p)] = `${(st.mode & 0o777).toString(8)}:${crypto.createHash('sha256').update(data).digest('hex')}`;
+      out[path.relative(dir, p)] =
+        `${(st.mode & 0o777).toString(8)}:${crypto.createHash('sha256').update(data).digest('hex')}`;
     }
   };
   await walk(dir);
@@ -110,7 +121,15 @@ export interface IssueJson {
 }
 
 export async function issue(env: Env, name: string, extra: readonly string[] = []): Promise<IssueJson> {
-  const r = await cli(env, ['issue-client', '--name', name, '--out-dir', path.join(env.tmp, 'out'), '--json', ...extra]);
+  const r = await cli(env, [
+    'issue-client',
+    '--name',
+    name,
+    '--out-dir',
+    path.join(env.tmp, 'out'),
+    '--json',
+    ...extra,
+  ]);
   if (r.code !== 0) throw new Error(`issue-client failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as IssueJson;
 }

@@ -70,9 +70,17 @@ export const COMMANDS: readonly Command[] = [
     needsPassphrase: true,
     options: {
       hosts: { type: 'string', value: 'H1,H2', description: 'server DNS names and IP addresses (required)' },
-      algorithm: { type: 'string', value: 'ALG', description: 'ecdsa-p256 (default) | ecdsa-p384 | rsa-4096' },
+      algorithm: {
+        type: 'string',
+        value: 'ALG',
+        description: 'ecdsa-p256 (default) | ecdsa-p384 | rsa-4096',
+      },
       'ca-name': { type: 'string', value: 'CN', description: 'CA common name (default: mtls-console CA)' },
-      'server-days': { type: 'string', value: 'N', description: 'server certificate validity in days (default 90)' },
+      'server-days': {
+        type: 'string',
+        value: 'N',
+        description: 'server certificate validity in days (default 90)',
+      },
       json,
     },
     async run({ values, service, out }) {
@@ -104,9 +112,21 @@ export const COMMANDS: readonly Command[] = [
     needsPassphrase: true,
     options: {
       name: { type: 'string', value: 'NAME', description: 'client name, used as CN (required)' },
-      duration: { type: 'string', value: 'D', description: 'validity, e.g. 30m, 24h, 7d, 1h30m (default 24h, max 90d)' },
-      'out-dir': { type: 'string', value: 'DIR', description: 'where to write the bundle (default ./mtls-client-certs)' },
-      'p12-password-file': { type: 'string', value: 'FILE', description: 'also write NAME.p12 with this password' },
+      duration: {
+        type: 'string',
+        value: 'D',
+        description: 'validity, e.g. 30m, 24h, 7d, 1h30m (default 24h, max 90d)',
+      },
+      'out-dir': {
+        type: 'string',
+        value: 'DIR',
+        description: 'where to write the bundle (default ./mtls-client-certs)',
+      },
+      'p12-password-file': {
+        type: 'string',
+        value: 'FILE',
+        description: 'also write NAME.p12 with this password',
+      },
       force: { type: 'boolean', description: 'overwrite existing bundle files' },
       json,
     },
@@ -115,7 +135,8 @@ export const COMMANDS: readonly Command[] = [
       const durationMs = parseFlag('duration', durationSchema, str(values, 'duration') ?? '24h');
       const outDir = path.resolve(str(values, 'out-dir') ?? 'mtls-client-certs');
       const p12File = str(values, 'p12-password-file');
-      const p12Password = p12File === undefined ? undefined : await readSecretFile(p12File, 'p12 password file');
+      const p12Password =
+        p12File === undefined ? undefined : await readSecretFile(p12File, 'p12 password file');
       const result = await service.issueClient({
         name,
         durationMs,
@@ -159,11 +180,16 @@ export const COMMANDS: readonly Command[] = [
     summary: 'revoke a client certificate by serial and publish a new CRL',
     needsPassphrase: true,
     options: {
-      serial: { type: 'string', value: 'HEX', description: 'serial number, any case, colons allowed (required)' },
+      serial: {
+        type: 'string',
+        value: 'HEX',
+        description: 'serial number, any case, colons allowed (required)',
+      },
       reason: {
         type: 'string',
         value: 'R',
-        description: 'unspecified (default) | keyCompromise | affiliationChanged | superseded | cessationOfOperation',
+        description:
+          'unspecified (default) | keyCompromise | affiliationChanged | superseded | cessationOfOperation',
       },
       json,
     },
@@ -174,7 +200,9 @@ export const COMMANDS: readonly Command[] = [
       if (values.json) {
         out(JSON.stringify(result, null, 2));
       } else if (result.alreadyRevoked) {
-        out(`${result.serial} (${result.name}) was already revoked at ${result.revokedAt} (${result.reason})`);
+        out(
+          `${result.serial} (${result.name}) was already revoked at ${result.revokedAt} (${result.reason})`,
+        );
       } else {
         out(`revoked ${result.serial} (${result.name}): ${result.reason}; CRL published`);
       }
@@ -188,7 +216,10 @@ export const COMMANDS: readonly Command[] = [
     async run({ values, service, out }) {
       const status = await service.status();
       if (!status.initialized && !values.json) {
-        throw new ConsoleError('NOT_INITIALIZED', `no CA in ${status.stateDir}; run \`mtls-console init --hosts …\``);
+        throw new ConsoleError(
+          'NOT_INITIALIZED',
+          `no CA in ${status.stateDir}; run \`mtls-console init --hosts …\``,
+        );
       }
       out(values.json ? JSON.stringify(status, null, 2) : formatStatus(status));
     },
@@ -219,7 +250,10 @@ export const COMMANDS: readonly Command[] = [
     needsPassphrase: false,
     options: {
       limit: { type: 'string', value: 'N', description: 'only the last N records' },
-      verify: { type: 'boolean', description: 'check the hash chain; non-zero exit naming the first bad record' },
+      verify: {
+        type: 'boolean',
+        description: 'check the hash chain; non-zero exit naming the first bad record',
+      },
       json,
     },
     async run({ values, service, out }) {
@@ -252,7 +286,11 @@ export const COMMANDS: readonly Command[] = [
     async run({ values, service, out }) {
       const days = positiveInt('days', str(values, 'days'), 3650);
       const result = await service.rotateServer(days === undefined ? {} : { days });
-      out(values.json ? JSON.stringify(result, null, 2) : `server certificate rotated: serial ${result.serial}, until ${result.notAfter}`);
+      out(
+        values.json
+          ? JSON.stringify(result, null, 2)
+          : `server certificate rotated: serial ${result.serial}, until ${result.notAfter}`,
+      );
     },
   },
   {

@@ -39,7 +39,11 @@ export function formatAudit(records: readonly AuditRecord[]): string {
   return records
     .map((r) => {
       const who =
-        r.actor.kind === 'operator' ? r.actor.name : r.actor.kind === 'client' ? `${r.actor.cn} (${r.actor.serial})` : 'system';
+        r.actor.kind === 'operator'
+          ? r.actor.name
+          : r.actor.kind === 'client'
+            ? `${r.actor.cn} (${r.actor.serial})`
+            : 'system';
       return `${String(r.seq).padStart(6)}  ${r.time}  ${r.type.padEnd(28)} ${who}  ${JSON.stringify(r.details)}`;
     })
     .join('\n');

@@ -32,7 +32,10 @@ export async function readSecretFile(file: string, what: string): Promise<string
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    throw new ConsoleError('INVALID_INPUT', `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    throw new ConsoleError(
+      'INVALID_INPUT',
+      `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+    );
   }
   const secret = text.replace(/\r?\n$/, '');
   if (secret === '') throw new ConsoleError('INVALID_INPUT', `${what} ${file} is empty`);

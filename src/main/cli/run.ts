@@ -10,7 +10,11 @@ export interface CliIo {
   err(text: string): void;
 }
 
-const VALUE_FLAGS = new Set(Object.entries(GLOBAL_OPTIONS).filter(([, o]) => o.type === 'string').map(([n]) => `--${n}`));
+const VALUE_FLAGS = new Set(
+  Object.entries(GLOBAL_OPTIONS)
+    .filter(([, o]) => o.type === 'string')
+    .map(([n]) => `--${n}`),
+);
 
 /** Runs one CLI invocation; returns the exit code (0 ok, 1 run-time failure, 2 bad usage or input). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -48,7 +52,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       (typeof values['state-dir'] === 'string' ? values['state-dir'] : undefined) ??
       process.env.MTLS_CONSOLE_STATE_DIR ??
       defaultStateDir();
-    const passphraseFile = typeof values['passphrase-file'] === 'string' ? values['passphrase-file'] : undefined;
+    const passphraseFile =
+      typeof values['passphrase-file'] === 'string' ? values['passphrase-file'] : undefined;
     service = new ConsoleService({
       stateDir,
       vaults: createVaultResolver({

@@ -2,13 +2,30 @@ import type { CommandContext } from './commands';
 import { parseFlag } from './commands';
 import type { OptionSpec } from './usage';
 import { usageError } from './usage';
-import { isLoopbackHost, listenAddressSchema, parseHostPort, upstreamUrlSchema } from '../../shared/validation';
+import {
+  isLoopbackHost,
+  listenAddressSchema,
+  parseHostPort,
+  upstreamUrlSchema,
+} from '../../shared/validation';
 import type { GatewayConfig } from '../../shared/model';
 
 export const serveCommandOptions: Readonly<Record<string, OptionSpec>> = {
-  listen: { type: 'string', value: 'HOST:PORT', description: 'listen address (default 127.0.0.1:19821; saved)' },
-  upstream: { type: 'string', value: 'URL', description: 'upstream API (default http://127.0.0.1:18970; saved)' },
-  'max-connections': { type: 'string', value: 'N', description: 'concurrent connections (default 50; saved)' },
+  listen: {
+    type: 'string',
+    value: 'HOST:PORT',
+    description: 'listen address (default 127.0.0.1:19821; saved)',
+  },
+  upstream: {
+    type: 'string',
+    value: 'URL',
+    description: 'upstream API (default http://127.0.0.1:18970; saved)',
+  },
+  'max-connections': {
+    type: 'string',
+    value: 'N',
+    description: 'concurrent connections (default 50; saved)',
+  },
   'allow-remote-upstream': {
     type: 'boolean',
     description: 'allow an upstream that is not on loopback (saved)',
@@ -18,8 +35,10 @@ export const serveCommandOptions: Readonly<Record<string, OptionSpec>> = {
 /** `serve`: the gateway in the foreground until SIGINT/SIGTERM, with the state dir's CA and revocations. */
 export async function runServe({ values, service, out, err }: CommandContext): Promise<void> {
   const change: { -readonly [K in keyof GatewayConfig]?: GatewayConfig[K] } = {};
-  if (typeof values.listen === 'string') change.listen = parseFlag('listen', listenAddressSchema, values.listen);
-  if (typeof values.upstream === 'string') change.upstream = parseFlag('upstream', upstreamUrlSchema, values.upstream);
+  if (typeof values.listen === 'string')
+    change.listen = parseFlag('listen', listenAddressSchema, values.listen);
+  if (typeof values.upstream === 'string')
+    change.upstream = parseFlag('upstream', upstreamUrlSchema, values.upstream);
   if (typeof values['max-connections'] === 'string') {
     const text = values['max-connections'];
     if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 10_000) {
@@ -49,7 +68,9 @@ export async function runServe({ values, service, out, err }: CommandContext): P
   try {
     const state = await service.startGateway();
     const listen = state.kind === 'running' ? state.listen : config.listen;
-    out(`serving mTLS on ${listen} → ${config.upstream} (max ${config.maxConnections} connections); Ctrl-C to stop`);
+    out(
+      `serving mTLS on ${listen} → ${config.upstream} (max ${config.maxConnections} connections); Ctrl-C to stop`,
+    );
     await service.gatewayStopped();
     out('gateway stopped');
   } finally {

@@ -19,7 +19,9 @@ export function auditToCsv(records: readonly AuditRecord[]): string {
     const cn = r.actor.kind === 'client' ? r.actor.cn : '';
     const serial = r.actor.kind === 'client' ? r.actor.serial : '';
     lines.push(
-      [String(r.seq), r.time, r.type, actor, cn, serial, JSON.stringify(r.details), r.prev].map(csvField).join(','),
+      [String(r.seq), r.time, r.type, actor, cn, serial, JSON.stringify(r.details), r.prev]
+        .map(csvField)
+        .join(','),
     );
   }
   return lines.join('\r\n') + '\r\n';

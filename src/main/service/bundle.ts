@@ -27,7 +27,11 @@ export function bundleTargets(outDir: string, name: string, withP12: boolean): B
 }
 
 /** Refuses when a file would be overwritten (unless forced); an identical ca.crt is not a conflict. */
-export async function checkBundleTargets(targets: BundleTargets, caCertPem: string, force: boolean): Promise<void> {
+export async function checkBundleTargets(
+  targets: BundleTargets,
+  caCertPem: string,
+  force: boolean,
+): Promise<void> {
   const stat = await fs.stat(targets.dir).catch(() => null);
   if (stat && !stat.isDirectory()) {
     throw new ConsoleError('INVALID_INPUT', `output path ${targets.dir} exists and is not a directory`);
@@ -59,7 +63,8 @@ export async function writeBundle(targets: BundleTargets, content: BundleContent
     if (content.force) return atomicWriteFile(file, data, mode);
     // 'wx' fails if another process created the file since the check: still no overwrite.
     const handle = await fs.open(file, 'wx', mode).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST') throw new ConsoleError('ALREADY_EXISTS', `refusing to overwrite ${file} (use --force)`);
+      if (e.code === 'EEXIST')
+        throw new ConsoleError('ALREADY_EXISTS', `refusing to overwrite ${file} (use --force)`);
       throw new ConsoleError('IO', `cannot write ${file}: ${e.message}`);
     });
     try {
@@ -84,7 +89,11 @@ export async function writeBundle(targets: BundleTargets, content: BundleContent
   }
 }
 
-export function curlLine(files: { cert: string; key: string; ca: string }, host: string, listen: string): string {
+export function curlLine(
+  files: { cert: string; key: string; ca: string },
+  host: string,
+  listen: string,
+): string {
   const port = listen.slice(listen.lastIndexOf(':') + 1);
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -68,7 +68,10 @@ export async function initCa(ctx: OpContext, input: InitInput): Promise<Meta> {
   await ensureStateDir(ctx.paths.dir);
   return withStateLock(ctx.paths.dir, async () => {
     if (await readMeta(ctx.paths)) {
-      throw new ConsoleError('ALREADY_EXISTS', `a CA already exists in ${ctx.paths.dir}; refusing to overwrite it`);
+      throw new ConsoleError(
+        'ALREADY_EXISTS',
+        `a CA already exists in ${ctx.paths.dir}; refusing to overwrite it`,
+      );
     }
     const now = ctx.now();
     const ca = await createCa({
@@ -90,7 +93,12 @@ export async function initCa(ctx: OpContext, input: InitInput): Promise<Meta> {
       now,
       serial: randomSerial(),
     });
-    await writeServer(ctx, vault, server.cert.certPem, await exportPrivateKeyPkcs8Der(server.keys.privateKey));
+    await writeServer(
+      ctx,
+      vault,
+      server.cert.certPem,
+      await exportPrivateKeyPkcs8Der(server.keys.privateKey),
+    );
 
     await atomicWriteFile(ctx.paths.registry, JSON.stringify({ v: 1, certs: [] } satisfies Registry));
     const revocations: Revocations = { v: 1, crlNumber: '1', entries: [] };
@@ -217,7 +225,8 @@ export async function revokeClient(
   const meta = await requireMeta(ctx.paths);
   const registry = await readRegistry(ctx.paths);
   const entry = registry.certs.find((c) => c.serial === input.serial);
-  if (!entry) throw new ConsoleError('NOT_FOUND', `no certificate with serial ${input.serial} was issued by this CA`);
+  if (!entry)
+    throw new ConsoleError('NOT_FOUND', `no certificate with serial ${input.serial} was issued by this CA`);
   const already = (await readRevocations(ctx.paths)).entries.find((e) => e.serial === input.serial);
   if (already) return alreadyRevoked(entry, already);
   const vault = await ctx.vaults.open(meta.vaultBackend);
@@ -229,7 +238,11 @@ export async function revokeClient(
     const raced = revocations.entries.find((e) => e.serial === input.serial);
     if (raced) return alreadyRevoked(entry, raced);
     const revokedAt = new Date(Math.floor(ctx.now().getTime() / 1000) * 1000);
-    revocations.entries.push({ serial: input.serial, revokedAt: revokedAt.toISOString(), reason: input.reason });
+    revocations.entries.push({
+      serial: input.serial,
+      revokedAt: revokedAt.toISOString(),
+      reason: input.reason,
+    });
     revocations.crlNumber = (BigInt(revocations.crlNumber) + 1n).toString();
     // The revocation store is the gateway's source: it is durable before the (slower) CRL is signed.
     await atomicWriteFile(ctx.paths.revocations, JSON.stringify(revocations));
@@ -253,10 +266,19 @@ export async function revokeClient(
 }
 
 function alreadyRevoked(entry: RegistryEntry, rev: Revocations['entries'][number]): RevokeResult {
-  return { serial: entry.serial, name: entry.name, revokedAt: rev.revokedAt, reason: rev.reason, alreadyRevoked: true };
+  return {
+    serial: entry.serial,
+    name: entry.name,
+    revokedAt: rev.revokedAt,
+    reason: rev.reason,
+    alreadyRevoked: true,
+  };
 }
 
-export async function rotateServer(ctx: OpContext, input: { days?: number }): Promise<{ serial: string; notAfter: string }> {
+export async function rotateServer(
+  ctx: OpContext,
+  input: { days?: number },
+): Promise<{ serial: string; notAfter: string }> {
   const meta = await requireMeta(ctx.paths);
   const vault = await ctx.vaults.open(meta.vaultBackend);
   const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
@@ -273,7 +295,12 @@ export async function rotateServer(ctx: OpContext, input: { days?: number }): Pr
       now: ctx.now(),
       serial: randomSerial(),
     });
-    await writeServer(ctx, vault, server.cert.certPem, await exportPrivateKeyPkcs8Der(server.keys.privateKey));
+    await writeServer(
+      ctx,
+      vault,
+      server.cert.certPem,
+      await exportPrivateKeyPkcs8Der(server.keys.privateKey),
+    );
     await appendAudit(ctx.paths.dir, [
       audit(ctx, 'server.rotated', {
         serial: server.cert.serial,
@@ -304,7 +331,11 @@ async function publishCrl(
     caCertPem,
     caPrivateKeyPkcs8Der: caKeyDer,
     algorithm,
-    entries: revocations.entries.map((e) => ({ serial: e.serial, revokedAt: new Date(e.revokedAt), reason: e.reason })),
+    entries: revocations.entries.map((e) => ({
+      serial: e.serial,
+      revokedAt: new Date(e.revokedAt),
+      reason: e.reason,
+    })),
     crlNumber: BigInt(revocations.crlNumber),
     thisUpdate,
     nextUpdate: new Date(thisUpdate.getTime() + CRL_NEXT_UPDATE_DAYS * DAY_MS),

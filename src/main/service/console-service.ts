@@ -132,7 +132,10 @@ export class ConsoleService {
 
   async crlPem(): Promise<string> {
     if (!(await readMeta(this.paths))) {
-      throw new ConsoleError('NOT_INITIALIZED', `no CA in ${this.paths.dir}; run \`mtls-console init --hosts …\` first`);
+      throw new ConsoleError(
+        'NOT_INITIALIZED',
+        `no CA in ${this.paths.dir}; run \`mtls-console init --hosts …\` first`,
+      );
     }
     return fs.readFile(this.paths.crl, 'utf8').catch(() => {
       throw new ConsoleError('CORRUPT_STATE', `state file ${this.paths.crl} is missing`);
@@ -293,7 +296,11 @@ export class ConsoleService {
 
   private async afterChange(): Promise<void> {
     const fresh = await this.auditQuery({ limit: 50 }).catch(() => []);
-    if (fresh.length > 0) this.events.emit('audit.appended', fresh.filter((r) => r.seq > this.lastSeq));
+    if (fresh.length > 0)
+      this.events.emit(
+        'audit.appended',
+        fresh.filter((r) => r.seq > this.lastSeq),
+      );
     this.lastSeq = fresh.at(-1)?.seq ?? this.lastSeq;
     await this.emitStatus();
   }

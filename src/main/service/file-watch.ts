@@ -6,7 +6,11 @@ import path from 'node:path';
  * the directory sees them; a short poll of (inode, mtime, size) backs it up where fs.watch is unreliable
  * (network filesystems, some containers). Either way a change is seen well within a second.
  */
-export function watchFiles(files: readonly string[], onChange: (file: string) => void, pollMs = 200): () => void {
+export function watchFiles(
+  files: readonly string[],
+  onChange: (file: string) => void,
+  pollMs = 200,
+): () => void {
   const stamps = new Map<string, string>();
   const stamp = (file: string): string => {
     try {

@@ -100,7 +100,11 @@ export class GatewayHost {
         {
           type: 'gateway.started',
           actor: { kind: 'system' },
-          details: { listen: `${addr.host}:${addr.port}`, upstream: config.upstream, maxConnections: config.maxConnections },
+          details: {
+            listen: `${addr.host}:${addr.port}`,
+            upstream: config.upstream,
+            maxConnections: config.maxConnections,
+          },
         },
       ]);
       return supervisor.state();
@@ -109,7 +113,10 @@ export class GatewayHost {
       this.teardown();
       await this.sink.flush();
       const message = e instanceof Error ? e.message : String(e);
-      throw new ConsoleError('GATEWAY', `the gateway did not start: ${message}${lines.length ? ` (last log: ${lines.join(' | ')})` : ''}`);
+      throw new ConsoleError(
+        'GATEWAY',
+        `the gateway did not start: ${message}${lines.length ? ` (last log: ${lines.join(' | ')})` : ''}`,
+      );
     }
   }
 
@@ -170,7 +177,11 @@ export class GatewayHost {
     const server = await readServerFile(this.opts.paths);
     const vault = await this.opts.vaults.open(meta.vaultBackend);
     const keyDer = await vault.unseal(Buffer.from(server.sealedKey, 'base64'));
-    return { keyPem: privateKeyPem(keyDer), certPem: server.certPem, caPem: await readCaCertPem(this.opts.paths) };
+    return {
+      keyPem: privateKeyPem(keyDer),
+      certPem: server.certPem,
+      caPem: await readCaCertPem(this.opts.paths),
+    };
   }
 
   private teardown(): void {

@@ -1,6 +1,13 @@
 import { summarizeCert } from '../pki';
 import type { StatePaths } from './paths';
-import { readCaCertPem, readGatewayConfig, readMeta, readRegistry, readRevocations, readServerFile } from './state';
+import {
+  readCaCertPem,
+  readGatewayConfig,
+  readMeta,
+  readRegistry,
+  readRevocations,
+  readServerFile,
+} from './state';
 import { DAY_MS } from '../../shared/validation';
 import type {
   CaInfo,

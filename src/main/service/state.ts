@@ -23,7 +23,10 @@ export async function readMeta(paths: StatePaths): Promise<Meta | null> {
 export async function requireMeta(paths: StatePaths): Promise<Meta> {
   const meta = await readMeta(paths);
   if (!meta) {
-    throw new ConsoleError('NOT_INITIALIZED', `no CA in ${paths.dir}; run \`mtls-console init --hosts …\` first`);
+    throw new ConsoleError(
+      'NOT_INITIALIZED',
+      `no CA in ${paths.dir}; run \`mtls-console init --hosts …\` first`,
+    );
   }
   return meta;
 }

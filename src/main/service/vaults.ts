@@ -1,5 +1,11 @@
 import { ConsoleError } from '../errors';
-import { PassphraseVault, SafeStorageVault, isBasicTextBackend, type SafeStorageLike, type Vault } from '../vault';
+import {
+  PassphraseVault,
+  SafeStorageVault,
+  isBasicTextBackend,
+  type SafeStorageLike,
+  type Vault,
+} from '../vault';
 import type { VaultBackend } from '../../shared/model';
 
 /** Hands out the vault that seals a new CA's keys or opens an existing one's (DESIGN.md §6). */
@@ -50,7 +56,8 @@ export function createVaultResolver(opts: VaultResolverOptions = {}): VaultResol
 
   const safeStorageVault = (): Vault => {
     const problem = safeStorageProblem();
-    if (problem || !opts.safeStorage) throw new ConsoleError('VAULT_LOCKED', problem ?? 'safeStorage unavailable');
+    if (problem || !opts.safeStorage)
+      throw new ConsoleError('VAULT_LOCKED', problem ?? 'safeStorage unavailable');
     return new SafeStorageVault(opts.safeStorage);
   };
 
