@@ -8,8 +8,14 @@ import { builtinModules } from 'node:module';
 // Process boundaries (DESIGN.md §3): only src/main/electron and src/preload may import `electron`;
 // the renderer and the shared contract import no Node built-ins.
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
-const electronBan = { name: 'electron', message: 'Only src/main/electron/** and src/preload/** may import electron.' };
-const nodeBan = nodeBuiltins.map((name) => ({ name, message: 'This layer runs without Node: no Node built-ins.' }));
+const electronBan = {
+  name: 'electron',
+  message: 'Only src/main/electron/** and src/preload/** may import electron.',
+};
+const nodeBan = nodeBuiltins.map((name) => ({
+  name,
+  message: 'This layer runs without Node: no Node built-ins.',
+}));
 
 export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', 'e2e/screenshots/**', 'bench/results/**'] },
@@ -24,7 +30,16 @@ export default tseslint.config(
   },
   {
     files: ['**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -26,7 +26,7 @@ if (
   if (rc !== 0) process.exit(rc);
 }
 
-const vitest = [bin('vitest'), 'run', '--config', 'e2e/vitest.e2e.config.ts', ...extra];
+const vitest = [bin('vitest'), 'run', '--config', 'e2e/vitest.e2e.config.mts', ...extra];
 let status = run(vitest[0], vitest.slice(1), { MTLS_E2E_TARGET: 'chromium' });
 
 function electronBinary() {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { AuditActor, AuditRecord, AuditVerifyResult } from '../../shared/model';
 import { ConsoleError } from '../errors';
-import { errCode, fsyncDir, ioError } from '../store/files';
+import { atomicWriteFile, errCode, fsyncDir, ioError, readJsonFile } from '../store/files';
 
 export interface AuditEntryInput {
   type: string;
@@ -37,6 +37,20 @@ const recordSchema = z.strictObject({
 export function auditPath(stateDir: string): string {
   return path.join(stateDir, 'audit.jsonl');
 }
+
+/**
+ * The chain alone cannot show records cut off its end or an edit of its last record, so each append
+ * also records the newest seq and hash in a small head file beside the log.
+ */
+export function auditHeadPath(stateDir: string): string {
+  return path.join(stateDir, 'audit.head.json');
+}
+
+const headSchema = z.strictObject({
+  v: z.literal(1),
+  seq: z.number().int().nonnegative(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
 
 function sha256(line: Buffer): string {
   return createHash('sha256').update(line).digest('hex');
@@ -202,6 +216,9 @@ export async function appendAudit(
     for (let off = 0; off < out.length;) off += (await fh.write(out, off, out.length - off)).bytesWritten;
     await fh.sync();
     if (st.size === 0) await fsyncDir(path.dirname(file)); // a new file's directory entry must survive too
+    // Written after the records are durable: a crash in between leaves the head one batch behind,
+    // which verification accepts (records past the head are checked by the chain alone).
+    await atomicWriteFile(auditHeadPath(stateDir), JSON.stringify({ v: 1, seq, hash: prev }));
     return lines.map((l) => JSON.parse(l.toString('utf8')) as AuditRecord);
   } catch (e) {
     throw ioError(`could not append to audit log ${file}`, e);
@@ -315,6 +332,20 @@ export async function verifyAudit(stateDir: string): Promise<AuditVerifyResult> 
     const nextRefutes = next !== undefined && next.ok && next.record.prev !== hashOf(i);
     if (nextRefutes) return bad(r.seq, i, 'edited: its prev does not match the hash of the record before it');
     return bad(expected - 1, i - 1, 'edited: its hash no longer matches the prev of the record after it');
+  }
+  const head = await readJsonFile(auditHeadPath(stateDir), headSchema);
+  if (head && head.seq > 0) {
+    // The chain held, so seqs run 1..n and seq k is line k.
+    if (head.seq > lines.length) {
+      return bad(
+        null,
+        lines.length,
+        `records after seq ${lines.length} were removed: the log head says seq ${head.seq}`,
+      );
+    }
+    if (hashOf(head.seq - 1) !== head.hash) {
+      return bad(head.seq, head.seq - 1, 'edited: it no longer matches the hash recorded in the log head');
+    }
   }
   return { ok: true, records: lines.length };
 }

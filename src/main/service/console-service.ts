@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConsoleError } from '../errors';
-import { readAudit, verifyAudit } from '../audit';
+import { auditPath, readAudit, verifyAudit } from '../audit';
+import { watchFiles } from './file-watch';
 import { atomicWriteFile, ensureStateDir, withStateLock } from '../store';
 import { statePaths, type StatePaths } from './paths';
 import type { VaultResolver } from './vaults';
@@ -79,13 +80,15 @@ export class ConsoleService {
       vaults: opts.vaults,
       onEvent: (event) => {
         if (event.kind === 'connections') this.events.emit('connections.changed', event.list);
-        else if (event.kind === 'audit') this.events.emit('audit.appended', event.records);
+        else if (event.kind === 'audit') this.emitAudit(event.records);
         else void this.emitStatus();
       },
     });
   }
 
+  /** Subscribing also watches the state dir, so changes made by other processes (the CLI) show up too. */
   on<E extends EventName>(event: E, listener: (payload: EventPayloads[E]) => void): () => void {
+    if (event !== 'connections.changed') this.watchState();
     return this.events.on(event, listener);
   }
 
@@ -191,6 +194,8 @@ export class ConsoleService {
   }
 
   async close(): Promise<void> {
+    this.unwatchState?.();
+    this.unwatchState = null;
     await this.gateway.stop();
   }
 
@@ -292,16 +297,44 @@ export class ConsoleService {
     return d.note === undefined ? {} : { note: d.note };
   }
 
+  /** The highest audit seq already pushed to subscribers. */
   private lastSeq = 0;
+  private unwatchState: (() => void) | null = null;
+
+  private watchState(): void {
+    if (this.unwatchState) return;
+    const auditFile = auditPath(this.paths.dir);
+    this.unwatchState = watchFiles(
+      [
+        auditFile,
+        this.paths.meta,
+        this.paths.registry,
+        this.paths.revocations,
+        this.paths.server,
+        this.paths.gateway,
+      ],
+      (file) => void (file === auditFile ? this.pushNewAudit() : this.emitStatus()),
+    );
+    // Start from the current end of the log: subscribers load the history with audit.query.
+    void this.auditQuery({ limit: 1 })
+      .then((last) => (this.lastSeq = Math.max(this.lastSeq, last.at(-1)?.seq ?? 0)))
+      .catch(() => undefined);
+  }
+
+  private emitAudit(records: readonly AuditRecord[]): void {
+    const fresh = records.filter((r) => r.seq > this.lastSeq);
+    if (fresh.length === 0) return;
+    this.lastSeq = fresh[fresh.length - 1]?.seq ?? this.lastSeq;
+    this.events.emit('audit.appended', fresh);
+  }
+
+  private async pushNewAudit(): Promise<void> {
+    if (!this.events.has('audit.appended')) return;
+    this.emitAudit(await this.auditQuery({ limit: 1000 }).catch(() => []));
+  }
 
   private async afterChange(): Promise<void> {
-    const fresh = await this.auditQuery({ limit: 50 }).catch(() => []);
-    if (fresh.length > 0)
-      this.events.emit(
-        'audit.appended',
-        fresh.filter((r) => r.seq > this.lastSeq),
-      );
-    this.lastSeq = fresh.at(-1)?.seq ?? this.lastSeq;
+    await this.pushNewAudit();
     await this.emitStatus();
   }
 
