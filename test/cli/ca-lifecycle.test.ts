@@ -152,7 +152,13 @@ describe('CA lifecycle through the CLI, checked by openssl', () => {
       (x) => x.type,
     );
     expect(types).toEqual(
-      expect.arrayContaining(['ca.initialized', 'server.issued', 'client.issued', 'client.revoked']),
+      expect.arrayContaining([
+        'ca.initialized',
+        'server.issued',
+        'client.issued',
+        'client.revoked',
+        'crl.published',
+      ]),
     );
   });
 

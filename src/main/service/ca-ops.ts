@@ -254,6 +254,7 @@ export async function revokeClient(
         reason: input.reason,
         crlNumber: revocations.crlNumber,
       }),
+      audit(ctx, 'crl.published', { crlNumber: revocations.crlNumber, entries: revocations.entries.length }),
     ]);
     return {
       serial: input.serial,
