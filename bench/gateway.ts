@@ -72,9 +72,10 @@ interface Round {
   supervisorUsPerReq?: number;
 }
 
-const nodeTsx = (file: string, arg: string): [string, string[]] => [
+/** A helper script of bench/gateway in its own Node process (TypeScript through tsx's loader). */
+const nodeTsx = (file: string, ...args: string[]): [string, string[]] => [
   process.execPath,
-  ['--import', 'tsx', path.join(__dirname, 'gateway', file), arg],
+  ['--import', 'tsx', path.join(__dirname, 'gateway', file), ...args],
 ];
 
 export async function benchGateway(log: (line: string) => void): Promise<void> {
@@ -182,8 +183,8 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
 
     dbg('pki ready');
     // ── processes: upstream, our gateway (`serve`), nginx ──
-    const [upCmd, upArgs] = nodeTsx('upstream.ts', '');
-    const upstream = group.spawn(upCmd, upArgs.slice(0, -1), { cwd: ROOT });
+    const [upCmd, upArgs] = nodeTsx('upstream.ts');
+    const upstream = group.spawn(upCmd, upArgs, { cwd: ROOT });
     const upstreamPort = Number((await upstream.line(/^listening (\d+)$/, 15_000))[1]);
 
     const oursPort = await freePort();

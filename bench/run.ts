@@ -1,4 +1,5 @@
 import { benchCore } from './core';
+import { benchGateway } from './gateway';
 import { benchRenderer } from './renderer';
 
 /** `npm run bench`: prints figures; nothing here is asserted (speed goals are not tests). */
@@ -7,6 +8,7 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(line + '\n');
   const sections: Record<string, () => Promise<void>> = {
     core: () => benchCore(log),
+    gateway: () => benchGateway(log),
     renderer: () => benchRenderer(log),
   };
   for (const [name, run] of Object.entries(sections)) {
