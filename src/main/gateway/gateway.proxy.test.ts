@@ -1,3 +1,7 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestPki, type Ca, type Pair } from './certs.fixture';
 import {
@@ -38,6 +42,37 @@ describe('gateway proxy', () => {
     await h.stop();
     await upstream.close();
     pki.cleanup();
+  });
+
+  it('streams large bodies both ways intact', async () => {
+    const size = 8 * 1024 * 1024;
+    const file = path.join(os.tmpdir(), `mtls-body-${process.pid}.bin`);
+    const body = crypto.randomBytes(size);
+    fs.writeFileSync(file, body);
+    try {
+      const up = await curl(port, '/echo-hash', {
+        ca,
+        client: alice,
+        args: ['-X', 'POST', '-H', 'content-type: application/octet-stream', '--data-binary', `@${file}`],
+      });
+      expect(curlStatus(up)).toBe(200);
+      const echoed = JSON.parse(up.stdout.trimEnd().split('\n')[0] ?? '{}') as {
+        length: number;
+        sha256: string;
+      };
+      expect(echoed).toEqual({
+        length: size,
+        sha256: crypto.createHash('sha256').update(body).digest('hex'),
+      });
+
+      const down = await curl(port, `/big?bytes=${size}`, { ca, client: alice, args: ['-o', file] });
+      expect(curlStatus(down)).toBe(200);
+      const got = fs.readFileSync(file);
+      expect(got.length).toBe(size);
+      expect(got.subarray(size - 10).equals(Buffer.alloc(10, (size - 64 * 1024) % 251))).toBe(true);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it('rotates the server cert for new handshakes while an open connection keeps working', async () => {

@@ -29,7 +29,8 @@ export interface Seen {
 
 /**
  * A loopback upstream that records everything it receives. Routes: /slow?ms=N, /sse (three
- * events, 50 ms apart, then the test ends it), /hold (never answers), upgrade → raw echo.
+ * events, 50 ms apart, then the test ends it), /hold (never answers), /echo-hash (length and SHA-256 of
+ * the request body), /big?bytes=N (a sized body of N bytes), upgrade → raw echo.
  */
 export class Upstream {
   readonly seen: Seen[] = [];
@@ -58,6 +59,34 @@ export class Upstream {
           return;
         }
         if (url.pathname === '/hold') return;
+        if (url.pathname === '/echo-hash') {
+          const body = Buffer.concat(chunks);
+          res.setHeader('content-type', 'application/json');
+          res.end(
+            JSON.stringify({ length: body.length, sha256: createHash('sha256').update(body).digest('hex') }),
+          );
+          return;
+        }
+        if (url.pathname === '/big') {
+          // A large sized body written in chunks that respect backpressure.
+          const total = Number(url.searchParams.get('bytes') ?? 0);
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+          let sent = 0;
+          const pump = (): void => {
+            while (sent < total) {
+              const n = Math.min(64 * 1024, total - sent);
+              const chunk = Buffer.alloc(n, sent % 251);
+              sent += n;
+              if (!res.write(chunk)) {
+                res.once('drain', pump);
+                return;
+              }
+            }
+            res.end();
+          };
+          pump();
+          return;
+        }
         if (url.pathname === '/sse') {
           res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
           let n = 0;

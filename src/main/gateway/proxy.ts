@@ -217,15 +217,22 @@ export class ReverseProxy<C extends ProxyConnection> {
       upReq.destroy(new UpstreamTimeout(this.target.timeoutMs));
     }, this.target.timeoutMs);
 
-    req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
-    // pipe, not pipeline: an upstream failure must not destroy the client's socket before the 502.
-    req.pipe(upReq);
+    if (hasBody(req)) {
+      req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+      // pipe, not pipeline: an upstream failure must not destroy the client's socket before the 502.
+      req.pipe(upReq);
+    } else {
+      // Most API calls (GET, HEAD, DELETE) carry no body: skip the stream plumbing, it costs per request.
+      req.resume();
+      upReq.end();
+    }
 
     upReq.on('response', (upRes) => {
       clearTimeout(timer);
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, clientResponseHeaders(upRes.headers));
-      // Server-sent events and other streams: send headers now, each chunk as it comes.
-      res.flushHeaders();
+      // Server-sent events and other streams of unknown length: send the headers now, each chunk as it
+      // comes. A sized body goes out with its headers in one TLS record instead.
+      if (upRes.headers['content-length'] === undefined) res.flushHeaders();
       upRes.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
       upRes.on('error', () => res.destroy());
       upRes.on('aborted', () => res.destroy());
@@ -376,4 +383,10 @@ function rawHead(res: http.IncomingMessage, close: boolean): string {
 
 function errorText(err: Error & { code?: string }): string {
   return err.code ? `${err.code}: ${err.message}` : err.message;
+}
+
+/** RFC 9112 §6.3: a request has a body only when it says so with Content-Length or Transfer-Encoding. */
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
