@@ -35,6 +35,11 @@ describe('invalid input: exit 2, one clear line, nothing changed on disk', () =>
       /invalid duration/,
     ],
     ['a zero duration', () => ['issue-client', '--name', 'x', '--duration', '0h', ...out()], /--duration/],
+    [
+      'an export folder inside the state dir',
+      () => ['issue-client', '--name', 'x', '--out-dir', path.join(env.stateDir, 'bundles')],
+      /outside the state dir/,
+    ],
     ['a malformed serial', () => ['revoke', '--serial', 'xyz-not-hex'], /malformed serial/],
     ['an unknown reason', () => ['revoke', '--serial', serial, '--reason', 'bored'], /--reason/],
     ['an unknown flag', () => ['list', '--colour'], /colour/],

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { ConsoleError } from '../errors';
 import { atomicWriteFile, ensureStateDir, withStateLock } from '../store';
 import { appendAudit, type AuditEntryInput } from '../audit';
@@ -148,6 +149,10 @@ export interface IssueInput {
 export async function issueClient(ctx: OpContext, input: IssueInput): Promise<IssueResult> {
   const meta = await requireMeta(ctx.paths);
   const targets = bundleTargets(input.outDir, input.name, input.p12Password !== undefined);
+  // The state dir holds sealed keys only; a bundle's plain key never goes there.
+  if (targets.dir === ctx.paths.dir || targets.dir.startsWith(ctx.paths.dir + path.sep)) {
+    throw new ConsoleError('INVALID_INPUT', `export the bundle outside the state dir ${ctx.paths.dir}`);
+  }
   const caCertPem = await readCaCertPem(ctx.paths);
   // Refuse before anything is signed, so a refused issuance changes nothing.
   await checkBundleTargets(targets, caCertPem, input.force === true);
