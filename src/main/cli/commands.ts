@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { ConsoleError } from '../errors';
 import { atomicWriteFile } from '../store';
-import { pemToDer } from './pem';
+import { pemToDer } from '../pki';
 import type { ConsoleService } from '../service';
 import type { CommandSpec } from './usage';
 import { usageError } from './usage';

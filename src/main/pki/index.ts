@@ -13,3 +13,4 @@ export { createCa, issueClientCert, issueServerCert, type IssuedCert, type Signi
 export { certDerToPem, certPemToDer, summarizeCert, type CertSummary } from './info';
 export { buildCrl, crlDerToPem, parseCrlSerials, type CrlEntry } from './crl';
 export { buildPkcs12 } from './pkcs12';
+export { pemToDer } from './pem';
