@@ -145,7 +145,6 @@ class UpstreamTimeout extends Error {
  */
 export class ReverseProxy<C extends ProxyConnection> {
   readonly server: http.Server;
-  private readonly agent: http.Agent;
   private readonly pool: Pool;
   private readonly basePath: string;
 
@@ -153,9 +152,6 @@ export class ReverseProxy<C extends ProxyConnection> {
     private readonly target: ProxyTarget,
     private readonly hooks: ProxyHooks<C>,
   ) {
-    const secure = target.url.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: target.maxSockets, scheduling: 'lifo' as const };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     // Plain requests go through an undici pool (measurably less CPU per request than http.request);
     // upgrades keep using node:http, which hands over the raw socket.
     this.pool = new Pool(target.url.origin, { connections: target.maxSockets, pipelining: 1 });
@@ -173,7 +169,6 @@ export class ReverseProxy<C extends ProxyConnection> {
   }
 
   close(): void {
-    this.agent.destroy();
     void this.pool.destroy().catch(() => undefined);
   }
 
@@ -182,7 +177,8 @@ export class ReverseProxy<C extends ProxyConnection> {
     return this.basePath + (u.startsWith('/') ? u : `/${u}`);
   }
 
-  private request(req: http.IncomingMessage, conn: C, upgrade: boolean): http.ClientRequest {
+  /** An upgrade request on a fresh upstream socket, which becomes the tunnel's other end. */
+  private upgradeRequest(req: http.IncomingMessage, conn: C): http.ClientRequest {
     const url = this.target.url;
     const mod = url.protocol === 'https:' ? https : http;
     return mod.request({
@@ -191,12 +187,12 @@ export class ReverseProxy<C extends ProxyConnection> {
       port: url.port === '' ? undefined : Number(url.port),
       method: req.method,
       path: this.upstreamPath(req.url),
-      agent: upgrade ? false : this.agent,
+      agent: false,
       headers: upstreamRequestHeaders(req.headers, {
         identity: conn.identity,
         remoteAddress: conn.remoteAddress,
         upstreamHost: url.host,
-        upgrade,
+        upgrade: true,
       }),
     });
   }
@@ -342,7 +338,7 @@ export class ReverseProxy<C extends ProxyConnection> {
     socket.on('close', finish);
     socket.on('error', () => socket.destroy());
 
-    const upReq = this.request(req, conn, true);
+    const upReq = this.upgradeRequest(req, conn);
     const timer = setTimeout(() => {
       timedOut = true;
       upReq.destroy(new UpstreamTimeout(this.target.timeoutMs));
