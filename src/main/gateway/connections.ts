@@ -19,6 +19,10 @@ export interface LiveConnection {
   closeReason?: CloseReason;
   lastActivity: number;
   lastBytes: number;
+  /** Bytes read when the connection last had no request in flight and nothing pending. */
+  requestMark: number;
+  /** Since when bytes of a request have been arriving without its headers completing. */
+  partialSince: number | null;
 }
 
 export class ConnectionTable {
@@ -38,6 +42,8 @@ export class ConnectionTable {
       inFlight: 0,
       lastActivity: now,
       lastBytes: 0,
+      requestMark: socket.bytesRead,
+      partialSince: null,
     };
     this.byId.set(conn.id, conn);
     this.bySocket.set(socket, conn);
@@ -85,9 +91,24 @@ export class ConnectionTable {
     conn.socket.destroy();
   }
 
-  /** Updates activity from byte counters and returns the connections silent for longer than idleMs. */
-  sweep(now: number, idleMs: number): { idle: LiveConnection[]; moved: boolean } {
+  /** A request finished: bytes read from here on belong to the next one. */
+  requestDone(conn: LiveConnection): void {
+    conn.requestMark = conn.socket.bytesRead;
+    conn.partialSince = null;
+  }
+
+  /**
+   * Updates activity from byte counters. Returns the connections silent for longer than idleMs, and
+   * those that started a request but have not completed its headers within headersMs: a peer that
+   * trickles header bytes is never idle, yet must not hold a slot forever (slowloris).
+   */
+  sweep(
+    now: number,
+    idleMs: number,
+    headersMs: number,
+  ): { idle: LiveConnection[]; slow: LiveConnection[]; moved: boolean } {
     const idle: LiveConnection[] = [];
+    const slow: LiveConnection[] = [];
     let moved = false;
     for (const c of this.byId.values()) {
       const bytes = c.socket.bytesRead + c.socket.bytesWritten;
@@ -98,8 +119,15 @@ export class ConnectionTable {
       } else if (now - c.lastActivity >= idleMs) {
         idle.push(c);
       }
+      if (c.inFlight > 0 || c.socket.bytesRead === c.requestMark) {
+        c.partialSince = null;
+      } else if (c.partialSince === null) {
+        c.partialSince = now;
+      } else if (now - c.partialSince >= headersMs) {
+        slow.push(c);
+      }
     }
-    return { idle, moved };
+    return { idle, slow, moved };
   }
 
   snapshot(): ConnectionInfo[] {

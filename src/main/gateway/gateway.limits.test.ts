@@ -68,4 +68,39 @@ describe('gateway connection limit', () => {
   it('refuses the 51st connection at the default of 50', async () => {
     await fillAndOverflow(50, {});
   });
+
+  it('closes a client that trickles a request’s headers past the headers timeout', async () => {
+    const h = new Harness();
+    const port = await h.start(
+      Harness.material(ca, server),
+      { upstream: upstream.url },
+      { headersTimeoutMs: 600 },
+    );
+    try {
+      const slow = await connect(port, ca, alice);
+      const seenBefore = upstream.seen.length;
+      slow.write('GET /slowloris HTTP/1.1\r\nHost: localhost\r\n');
+      // One header byte every 100 ms: never idle, never complete. Bounded: at most 10 s of trickle.
+      const trickle = setInterval(() => slow.write('X'), 100);
+      try {
+        const entry = await h.waitAudit(
+          (e) => e.type === 'gateway.connection.closed' && e.details['reason'] === 'headers_timeout',
+          10_000,
+        );
+        expect(entry.actor).toMatchObject({ kind: 'client', cn: 'alice' });
+        await closed(slow);
+      } finally {
+        clearInterval(trickle);
+      }
+      expect(upstream.seen.length).toBe(seenBefore);
+      // A normal keep-alive client on the same gateway is not affected by the timeout between requests.
+      const ok = await connect(port, ca, alice);
+      expect((await request(ok, '/one')).status).toBe(200);
+      await h.waitConnections((l) => l.length === 1);
+      expect((await request(ok, '/two')).status).toBe(200);
+      ok.destroy();
+    } finally {
+      await h.stop();
+    }
+  });
 });

@@ -240,6 +240,7 @@ export class Gateway {
 
   /** While stopping, a connection with nothing in flight is closed at once. */
   private onConnIdle(conn: LiveConnection): void {
+    if (conn.inFlight === 0) this.table.requestDone(conn);
     if (!this.stopping || conn.inFlight > 0) return;
     this.table.close(conn, 'shutdown');
   }
@@ -271,8 +272,13 @@ export class Gateway {
   /** Idle sweep and throttled publication of the connection table. */
   private tick(): void {
     const now = Date.now();
-    const { idle, moved } = this.table.sweep(now, this.limits.idleTimeoutMs);
+    const { idle, slow, moved } = this.table.sweep(
+      now,
+      this.limits.idleTimeoutMs,
+      this.limits.headersTimeoutMs,
+    );
     for (const c of idle) this.table.close(c, 'idle');
+    for (const c of slow) this.table.close(c, 'headers_timeout');
     if (moved) this.table.touch();
     this.publish(now);
   }

@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../../shared/model';
 import { isLoopbackHost } from '../../shared/validation';
-import { DEFAULT_UPSTREAM_TIMEOUT_MS, type GatewayOptions } from './protocol';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS, type GatewayOptions } from './protocol';
 
 /** Every limit the gateway enforces, resolved once from the operator's config and local options. */
 export interface GatewayLimits {
@@ -8,6 +8,7 @@ export interface GatewayLimits {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly upstreamTimeoutMs: number;
+  readonly headersTimeoutMs: number;
 }
 
 export function resolveLimits(config: GatewayConfig, options: GatewayOptions = {}): GatewayLimits {
@@ -16,6 +17,7 @@ export function resolveLimits(config: GatewayConfig, options: GatewayOptions = {
     handshakeTimeoutMs: config.handshakeTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
   };
 }
 

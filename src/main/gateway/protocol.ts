@@ -26,9 +26,12 @@ export const gatewayConfigWireSchema = z.object({
 export const gatewayOptionsSchema = z.object({
   /** Time allowed for the upstream to send response headers before the client gets a 504. */
   upstreamTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+  /** Time a connection may take to send a request's headers once it has started sending it. */
+  headersTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
 });
 export type GatewayOptions = z.infer<typeof gatewayOptionsSchema>;
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
 
 /** The server's key and cert and the CA bundle clients are verified against. Never the CA key. */
 export const tlsMaterialSchema = z.object({ keyPem: pemSchema, certPem: pemSchema, caPem: pemSchema });
@@ -168,4 +171,4 @@ export const REFUSAL_REASONS = [
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** Why the gateway closed a live connection. Absent from `closed` records when the client closed it. */
-export type CloseReason = 'killed' | 'revoked' | 'idle' | 'shutdown' | 'error';
+export type CloseReason = 'killed' | 'revoked' | 'idle' | 'headers_timeout' | 'shutdown' | 'error';
