@@ -200,6 +200,45 @@ describe('gateway admission', () => {
   });
 });
 
+describe('a flood of refused connections', () => {
+  const pki = TestPki.create();
+  const upstream = new Upstream();
+
+  afterAll(async () => {
+    await upstream.close();
+    pki.cleanup();
+  });
+
+  it('records the first 20 per source and reason in full, then one summary of the rest', async () => {
+    const ca = await pki.ca('Flood Test CA');
+    const server = await pki.server(ca);
+    await upstream.listen();
+    const h = new Harness();
+    const port = await h.start(
+      Harness.material(ca, server),
+      { upstream: upstream.url },
+      { refusalWindowMs: 2000 },
+    );
+    try {
+      for (let i = 0; i < 30; i++) {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => undefined);
+        s.end('GET / HTTP/1.1\r\nHost: plain-http\r\n\r\n');
+        await closed(s);
+      }
+      const summary = await h.waitAudit((e) => e.type === 'gateway.connection.refused.suppressed', 10_000);
+      expect(summary.details).toMatchObject({ reason: 'bad_handshake', remote: '127.0.0.1', count: 10 });
+      const full = h.audit.filter(
+        (e) => e.type === 'gateway.connection.refused' && e.details['reason'] === 'bad_handshake',
+      );
+      expect(full).toHaveLength(20);
+      expect(upstream.seen).toHaveLength(0);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
 function derOf(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }

@@ -14,6 +14,10 @@ import {
   type TlsMessage,
 } from './protocol';
 import { ReverseProxy, type RequestRecord } from './proxy';
+import { RefusalThrottle } from './refusal-throttle';
+
+/** Refusals recorded in full per reason and remote address in each window; the rest are counted. */
+const REFUSALS_PER_WINDOW = 20;
 import { reasonForHandshakeError, RevocationSet, TrustStore, verifySocket, type Verdict } from './verify';
 
 /** Where the gateway's observations go; gateway-main forwards them to the parent process. */
@@ -45,6 +49,7 @@ export class Gateway {
   private readonly listener: TlsListener;
   private readonly proxy: ReverseProxy<LiveConnection>;
   private readonly table = new ConnectionTable();
+  private readonly refusals: RefusalThrottle;
   private readonly revoked = new RevocationSet();
   private readonly trust: TrustStore;
   private readonly listen: { host: string; port: number };
@@ -62,6 +67,7 @@ export class Gateway {
     if (!listen) throw new Error(`bad listen address ${init.config.listen}`);
     this.listen = listen;
     this.limits = resolveLimits(init.config, init.options);
+    this.refusals = new RefusalThrottle(REFUSALS_PER_WINDOW, this.limits.refusalWindowMs);
     const upstream = checkedUpstream(init.config);
     this.trust = new TrustStore(init.tls.caPem);
     this.revoked.replace(init.revokedSerials);
@@ -153,6 +159,7 @@ export class Gateway {
     for (const conn of this.table.all()) this.table.close(conn, 'shutdown');
     this.proxy.close();
     if (this.ticker) clearInterval(this.ticker);
+    this.reportSuppressed(Date.now(), true);
     this.publish(Date.now());
   }
 
@@ -256,6 +263,7 @@ export class Gateway {
     const p = bad?.presented;
     const actor: AuditActor = p && bad.attributable ? { kind: 'client', cn: p.cn, serial: p.serial } : SYSTEM;
     const why = detail ?? bad?.detail;
+    if (!this.refusals.admit(reason, remote, Date.now())) return;
     this.audit(T.refused, actor, {
       reason,
       remote,
@@ -263,6 +271,17 @@ export class Gateway {
       ...(why !== undefined ? { detail: why } : {}),
       ...extra,
     });
+  }
+
+  private reportSuppressed(now: number, all: boolean): void {
+    for (const s of this.refusals.flush(now, all)) {
+      this.audit(T.refusedSuppressed, SYSTEM, {
+        reason: s.reason,
+        remote: s.remote,
+        count: s.suppressed,
+        since: new Date(s.since).toISOString(),
+      });
+    }
   }
 
   private audit(type: string, actor: AuditActor, details: Record<string, unknown>): void {
@@ -279,6 +298,7 @@ export class Gateway {
     );
     for (const c of idle) this.table.close(c, 'idle');
     for (const c of slow) this.table.close(c, 'headers_timeout');
+    this.reportSuppressed(now, false);
     if (moved) this.table.touch();
     this.publish(now);
   }

@@ -9,6 +9,7 @@ export interface GatewayLimits {
   readonly idleTimeoutMs: number;
   readonly upstreamTimeoutMs: number;
   readonly headersTimeoutMs: number;
+  readonly refusalWindowMs: number;
 }
 
 export function resolveLimits(config: GatewayConfig, options: GatewayOptions = {}): GatewayLimits {
@@ -18,6 +19,7 @@ export function resolveLimits(config: GatewayConfig, options: GatewayOptions = {
     idleTimeoutMs: config.idleTimeoutMs,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
     headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+    refusalWindowMs: options.refusalWindowMs ?? 10_000,
   };
 }
 

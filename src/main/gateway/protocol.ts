@@ -28,6 +28,8 @@ export const gatewayOptionsSchema = z.object({
   upstreamTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
   /** Time a connection may take to send a request's headers once it has started sending it. */
   headersTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+  /** Window of the refusal flood guard (see RefusalThrottle). */
+  refusalWindowMs: z.number().int().min(1).max(3_600_000).optional(),
 });
 export type GatewayOptions = z.infer<typeof gatewayOptionsSchema>;
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
@@ -147,6 +149,8 @@ export type ReadyMessage = Extract<GatewayToParent, { type: 'ready' }>;
 export const GATEWAY_AUDIT_TYPES = {
   accepted: 'gateway.connection.accepted',
   refused: 'gateway.connection.refused',
+  /** How many refusals of one reason and source a window left out of the log (a flood). */
+  refusedSuppressed: 'gateway.connection.refused.suppressed',
   closed: 'gateway.connection.closed',
   request: 'gateway.request',
   upstreamError: 'gateway.upstream.error',

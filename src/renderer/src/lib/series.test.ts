@@ -24,11 +24,17 @@ describe('bucketSeries', () => {
     const s = bucketSeries(
       now,
       [],
-      [now - 5_000, now - 1_000, now - 15_000, now - 3_600_000],
+      [
+        { t: now - 5_000, n: 1 },
+        { t: now - 1_000, n: 1 },
+        { t: now - 15_000, n: 1 },
+        { t: now - 3_600_000, n: 1 },
+        { t: now - 35_000, n: 40 },
+      ],
       60_000,
       10_000,
     );
-    expect(s.refused).toEqual([0, 0, 0, 1, 2, 0]);
+    expect(s.refused).toEqual([0, 40, 0, 1, 2, 0]);
     expect(s.open).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });

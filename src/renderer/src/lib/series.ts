@@ -23,7 +23,8 @@ export const CHART_INTERVAL_MS = 10_000;
 export function bucketSeries(
   now: number,
   samples: readonly CountSample[],
-  refusals: readonly number[],
+  /** Refusals by time; `n` > 1 for a summary of a flood the gateway counted instead of logging each. */
+  refusals: readonly { readonly t: number; readonly n: number }[],
   windowMs = CHART_WINDOW_MS,
   intervalMs = CHART_INTERVAL_MS,
 ): Series {
@@ -48,10 +49,10 @@ export function bucketSeries(
   for (let i = 0; i < n; i++) {
     if ((open[i] as number) < 0) open[i] = i === 0 ? carried : (open[i - 1] as number);
   }
-  for (const t of refusals) {
+  for (const { t, n: count } of refusals) {
     if (t < start || t >= end) continue;
     const i = Math.floor((t - start) / intervalMs);
-    refused[i] = (refused[i] as number) + 1;
+    refused[i] = (refused[i] as number) + count;
   }
   return { x, open, refused };
 }

@@ -6,8 +6,8 @@ interface ConnectionsState {
   readonly connections: readonly ConnectionInfo[];
   /** Open-connection counts over time, for the chart. */
   readonly samples: readonly CountSample[];
-  /** `gateway.connection.refused` audit records seen (seq and time in ms), for the chart. */
-  readonly refusals: readonly { readonly seq: number; readonly t: number }[];
+  /** Refusal audit records seen (seq, time in ms, how many refusals), for the chart. */
+  readonly refusals: readonly { readonly seq: number; readonly t: number; readonly n: number }[];
   setConnections(connections: readonly ConnectionInfo[], now?: number): void;
   addRefusals(records: readonly AuditRecord[]): void;
   /** Records the current count again so a quiet period still draws. */
@@ -15,6 +15,15 @@ interface ConnectionsState {
 }
 
 export const REFUSED_TYPE = 'gateway.connection.refused';
+/** A flood summary: `details.count` refusals the gateway counted without logging each one. */
+export const REFUSED_SUPPRESSED_TYPE = 'gateway.connection.refused.suppressed';
+
+function refusalsIn(r: AuditRecord): number {
+  if (r.type === REFUSED_TYPE) return 1;
+  if (r.type !== REFUSED_SUPPRESSED_TYPE) return 0;
+  const count = r.details['count'];
+  return typeof count === 'number' && Number.isSafeInteger(count) && count > 0 ? count : 0;
+}
 
 export const useConnectionsStore = create<ConnectionsState>()((set, get) => ({
   connections: [],
@@ -28,11 +37,12 @@ export const useConnectionsStore = create<ConnectionsState>()((set, get) => ({
   addRefusals: (records) => {
     const cutoff = Date.now() - 15 * 60_000;
     const known = new Set(get().refusals.map((r) => r.seq));
-    const fresh: { seq: number; t: number }[] = [];
+    const fresh: { seq: number; t: number; n: number }[] = [];
     for (const r of records) {
-      if (r.type !== REFUSED_TYPE || known.has(r.seq)) continue;
+      const n = refusalsIn(r);
+      if (n === 0 || known.has(r.seq)) continue;
       const t = Date.parse(r.time);
-      if (t >= cutoff) fresh.push({ seq: r.seq, t });
+      if (t >= cutoff) fresh.push({ seq: r.seq, t, n });
     }
     if (fresh.length === 0) return;
     set({ refusals: [...get().refusals.filter((r) => r.t >= cutoff), ...fresh] });

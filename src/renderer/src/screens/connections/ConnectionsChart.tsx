@@ -59,11 +59,7 @@ export function ConnectionsChart() {
     if (!el) return;
     const draw = () => {
       const { samples, refusals } = useConnectionsStore.getState();
-      const s = bucketSeries(
-        Date.now(),
-        samples,
-        refusals.map((r) => r.t),
-      );
+      const s = bucketSeries(Date.now(), samples, refusals);
       const data: uPlot.AlignedData = [s.x, s.open, s.refused];
       if (plot.current) plot.current.setData(data);
       else plot.current = new uPlot(options(Math.max(300, el.clientWidth)), data, el);
