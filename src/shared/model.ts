@@ -81,6 +81,8 @@ export interface StatusInfo {
   readonly ca: CaInfo | null;
   readonly server: ServerCertInfo | null;
   readonly clients: ClientCounts;
+  /** The published CRL: verifiers such as nginx refuse every client once it is past nextUpdate. */
+  readonly crl: { readonly crlNumber: string; readonly nextUpdate: string; readonly daysLeft: number } | null;
   readonly gateway: { readonly config: GatewayConfig; readonly state: GatewayState };
   readonly vault: {
     readonly backend: VaultBackend | null;

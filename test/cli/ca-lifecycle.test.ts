@@ -109,6 +109,27 @@ describe('CA lifecycle through the CLI, checked by openssl', () => {
     expect(list.find((x) => x.serial === c.serial)?.status).toBe('revoked');
   });
 
+  it('republishes the CRL on request with a new number and the same revocations', async () => {
+    const before = JSON.parse((await cli(env, ['status', '--json'])).stdout) as {
+      crl: { crlNumber: string; daysLeft: number };
+    };
+    expect(before.crl.daysLeft).toBe(6);
+    const file = path.join(env.tmp, 'fresh.crl');
+    const r = await cli(env, ['crl', '--refresh', '--out', file]);
+    expect(r.code).toBe(0);
+    const next = String(BigInt(before.crl.crlNumber) + 1n);
+    expect(r.stderr).toContain(`CRL ${next} published`);
+    const number = await openssl(['crl', '-in', file, '-noout', '-crlnumber']);
+    expect(BigInt(number.stdout.trim().replace('crlNumber=', ''))).toBe(BigInt(next));
+    const text = await openssl(['crl', '-in', file, '-noout', '-text']);
+    expect(text.stdout).toContain('Key Compromise');
+    const audit = JSON.parse((await cli(env, ['audit', '--json', '--limit', '1'])).stdout) as {
+      type: string;
+      details: { crlNumber: string };
+    }[];
+    expect(audit[0]).toMatchObject({ type: 'crl.published', details: { crlNumber: next } });
+  });
+
   it('says a second revocation was already done, exits 0 and writes no second audit record', async () => {
     const c = await issue(env, 'carol', ['--out-dir', path.join(env.tmp, 'carol')]);
     expect((await cli(env, ['revoke', '--serial', c.serial])).code).toBe(0);

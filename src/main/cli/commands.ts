@@ -67,7 +67,6 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'init',
     summary: 'create the root CA (10 years) and the gateway server certificate',
-    needsPassphrase: true,
     options: {
       hosts: { type: 'string', value: 'H1,H2', description: 'server DNS names and IP addresses (required)' },
       algorithm: {
@@ -109,7 +108,6 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'issue-client',
     summary: 'issue a client certificate and export its bundle',
-    needsPassphrase: true,
     options: {
       name: { type: 'string', value: 'NAME', description: 'client name, used as CN (required)' },
       duration: {
@@ -161,7 +159,6 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'list',
     summary: 'list issued client certificates',
-    needsPassphrase: false,
     options: { json },
     async run({ values, service, out }) {
       const clients = await service.listClients();
@@ -178,7 +175,6 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'revoke',
     summary: 'revoke a client certificate by serial and publish a new CRL',
-    needsPassphrase: true,
     options: {
       serial: {
         type: 'string',
@@ -211,7 +207,6 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'status',
     summary: 'show the CA, the server certificate, client counts and gateway settings',
-    needsPassphrase: false,
     options: { json },
     async run({ values, service, out }) {
       const status = await service.status();
@@ -227,12 +222,19 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'crl',
     summary: 'print or write the current signed CRL',
-    needsPassphrase: false,
     options: {
       out: { type: 'string', value: 'FILE', description: 'write to FILE instead of stdout' },
       der: { type: 'boolean', description: 'DER instead of PEM' },
+      refresh: {
+        type: 'boolean',
+        description: 'sign a fresh CRL first (needs the passphrase; run it from cron if no serve is running)',
+      },
     },
-    async run({ values, service, out }) {
+    async run({ values, service, out, err }) {
+      if (values.refresh) {
+        const r = await service.refreshCrl();
+        err(`CRL ${r.crlNumber} published: ${r.entries} revoked, valid until ${r.nextUpdate}`);
+      }
       const pem = await service.crlPem();
       const data: string | Buffer = values.der ? pemToDer(pem, 'X509 CRL') : pem;
       const file = str(values, 'out');
@@ -247,7 +249,6 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'audit',
     summary: 'show the audit log, or check its hash chain',
-    needsPassphrase: false,
     options: {
       limit: { type: 'string', value: 'N', description: 'only the last N records' },
       verify: {
@@ -278,7 +279,6 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'rotate-server',
     summary: 'issue a new server certificate; a running gateway serves it on new connections',
-    needsPassphrase: true,
     options: {
       days: { type: 'string', value: 'N', description: 'validity in days (default: as at init, 90)' },
       json,
@@ -296,7 +296,6 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'serve',
     summary: 'run the mTLS gateway in the foreground',
-    needsPassphrase: true,
     options: serveCommandOptions,
     run: runServe,
   },

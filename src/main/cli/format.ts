@@ -29,6 +29,12 @@ export function formatStatus(s: StatusInfo): string {
     `server:     ${s.server.subject}, SANs ${s.server.sans.join(', ')}`,
     `            until ${s.server.notAfter} (${s.server.daysLeft} days left)`,
     `clients:    ${s.clients.active} active, ${s.clients.expired} expired, ${s.clients.revoked} revoked`,
+    ...(s.crl
+      ? [
+          `CRL:        number ${s.crl.crlNumber}, valid until ${s.crl.nextUpdate} (${s.crl.daysLeft} days left)` +
+            (s.crl.daysLeft < 2 ? '; republish it: mtls-console crl --refresh' : ''),
+        ]
+      : []),
     `gateway:    listen ${g.listen} → ${g.upstream}, max ${g.maxConnections} connections`,
     `vault:      ${s.vault.backend ?? 'none'}`,
   ].join('\n');

@@ -71,7 +71,9 @@ export async function runServe({ values, service, out, err }: CommandContext): P
     out(
       `serving mTLS on ${listen} → ${config.upstream} (max ${config.maxConnections} connections); Ctrl-C to stop`,
     );
+    const stopUpkeep = service.startCrlUpkeep((message) => err(`mtls-console: ${message}`));
     await service.gatewayStopped();
+    stopUpkeep();
     out('gateway stopped');
   } finally {
     process.off('SIGINT', stop);

@@ -11,8 +11,6 @@ export interface CommandSpec {
   readonly name: string;
   readonly summary: string;
   readonly options: Readonly<Record<string, OptionSpec>>;
-  /** Commands that open the CA key need the passphrase. */
-  readonly needsPassphrase: boolean;
 }
 
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {

@@ -75,6 +75,9 @@ async function start(): Promise<void> {
     operator: safeUsername(),
   });
 
+  // The published CRL is re-signed before it runs out while the app is open (nginx refuses an expired one).
+  service.startCrlUpkeep((message) => console.error(`mtls-console: ${message}`));
+
   const dispatcher = createIpcDispatcher({
     handle: (call, input) => service.handle(call, input),
     isAllowedSender: createSenderPolicy({ webContentsId: () => mainWindow?.webContents.id, appUrl }),

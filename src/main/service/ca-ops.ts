@@ -61,8 +61,11 @@ export interface InitInput {
 }
 
 const CA_DAYS = 3650;
-/** The CRL says when to fetch the next one; we republish on every revocation, and at least this often. */
-const CRL_NEXT_UPDATE_DAYS = 7;
+/**
+ * How long a published CRL is valid (its nextUpdate). It is republished on every revocation, and
+ * `crl --refresh` or a running `serve` or app (ConsoleService.startCrlUpkeep) republishes it before it runs out.
+ */
+export const CRL_VALIDITY_MS = 7 * DAY_MS;
 
 export async function initCa(ctx: OpContext, input: InitInput): Promise<Meta> {
   const vault = await ctx.vaults.create(input.vault);
@@ -325,13 +328,44 @@ async function writeServer(ctx: OpContext, vault: Vault, certPem: string, keyDer
   await atomicWriteFile(ctx.paths.serverCert, certPem, 0o600);
 }
 
+/**
+ * Re-signs the CRL with a new number and fresh dates. Verifiers such as nginx refuse every client
+ * once a CRL is past its nextUpdate, so it must be republished even when nothing was revoked.
+ */
+export async function refreshCrl(
+  ctx: OpContext,
+): Promise<{ crlNumber: string; nextUpdate: string; entries: number }> {
+  const meta = await requireMeta(ctx.paths);
+  const vault = await ctx.vaults.open(meta.vaultBackend);
+  const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
+  return withStateLock(ctx.paths.dir, async () => {
+    const revocations = await readRevocations(ctx.paths);
+    revocations.crlNumber = (BigInt(revocations.crlNumber) + 1n).toString();
+    await atomicWriteFile(ctx.paths.revocations, JSON.stringify(revocations));
+    const nextUpdate = await publishCrl(
+      ctx,
+      await readCaCertPem(ctx.paths),
+      caKeyDer,
+      meta.algorithm,
+      revocations,
+    );
+    const result = {
+      crlNumber: revocations.crlNumber,
+      nextUpdate: nextUpdate.toISOString(),
+      entries: revocations.entries.length,
+    };
+    await appendAudit(ctx.paths.dir, [audit(ctx, 'crl.published', result)]);
+    return result;
+  });
+}
+
 async function publishCrl(
   ctx: OpContext,
   caCertPem: string,
   caKeyDer: Buffer,
   algorithm: Algorithm,
   revocations: Revocations,
-): Promise<void> {
+): Promise<Date> {
   const thisUpdate = ctx.now();
   const der = buildCrl({
     caCertPem,
@@ -344,9 +378,10 @@ async function publishCrl(
     })),
     crlNumber: BigInt(revocations.crlNumber),
     thisUpdate,
-    nextUpdate: new Date(thisUpdate.getTime() + CRL_NEXT_UPDATE_DAYS * DAY_MS),
+    nextUpdate: new Date(thisUpdate.getTime() + CRL_VALIDITY_MS),
   });
   await atomicWriteFile(ctx.paths.crl, crlDerToPem(der), 0o600);
+  return new Date(thisUpdate.getTime() + CRL_VALIDITY_MS);
 }
 
 function audit(ctx: OpContext, type: string, details: Record<string, unknown>): AuditEntryInput {

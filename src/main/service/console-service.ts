@@ -7,8 +7,10 @@ import { atomicWriteFile, ensureStateDir, withStateLock } from '../store';
 import { statePaths, type StatePaths } from './paths';
 import type { VaultResolver } from './vaults';
 import {
+  CRL_VALIDITY_MS,
   defaultOperator,
   initCa,
+  refreshCrl,
   issueClient,
   revokeClient,
   rotateServer,
@@ -131,6 +133,30 @@ export class ConsoleService {
       vault: { backend: null, ...this.vaultNote() },
       needsPassphrase: this.opts.vaults.needsPassphrase(),
     });
+  }
+
+  async refreshCrl(): Promise<{ crlNumber: string; nextUpdate: string; entries: number }> {
+    const result = await refreshCrl(this.ctx);
+    await this.afterChange();
+    return result;
+  }
+
+  /**
+   * While this process runs (serve, the app), republishes the CRL once half its validity is gone, so
+   * verifiers that use it never hold an expired one. Failures (a locked vault) are retried next time.
+   */
+  startCrlUpkeep(onError: (message: string) => void, everyMs = 60 * 60_000): () => void {
+    const check = async (): Promise<void> => {
+      const st = await fs.stat(this.paths.crl).catch(() => null);
+      if (!st || this.ctx.now().getTime() - st.mtimeMs < CRL_VALIDITY_MS / 2) return;
+      await this.refreshCrl();
+    };
+    const run = () =>
+      void check().catch((e: unknown) => onError(`CRL not republished: ${(e as Error).message}`));
+    run();
+    const timer = setInterval(run, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   async crlPem(): Promise<string> {

@@ -1,4 +1,6 @@
+import fs from 'node:fs/promises';
 import { summarizeCert } from '../pki';
+import { CRL_VALIDITY_MS } from './ca-ops';
 import type { StatePaths } from './paths';
 import {
   readCaCertPem,
@@ -66,6 +68,7 @@ export async function readStatus(paths: StatePaths, now: Date, extras: StatusExt
       ca: null,
       server: null,
       clients: { active: 0, expired: 0, revoked: 0, total: 0 },
+      crl: null,
       gateway,
       vault: extras.vault,
     };
@@ -91,17 +94,31 @@ export async function readStatus(paths: StatePaths, now: Date, extras: StatusExt
     fingerprintSha256: serverSummary.fingerprintSha256,
   };
   const clients = countClients(await listClients(paths, now));
+  const crl = await crlInfo(paths, now);
   return {
     initialized: true,
     stateDir: paths.dir,
     ca,
     server,
     clients,
+    crl,
     gateway,
     vault: {
       ...extras.vault,
       backend: meta.vaultBackend,
       locked: meta.vaultBackend === 'passphrase' && extras.needsPassphrase,
     },
+  };
+}
+
+/** The CRL's nextUpdate is its write time plus CRL_VALIDITY_MS (it is signed just before it is written). */
+async function crlInfo(paths: StatePaths, now: Date): Promise<StatusInfo['crl']> {
+  const st = await fs.stat(paths.crl).catch(() => null);
+  if (!st) return null;
+  const nextUpdate = new Date(st.mtimeMs + CRL_VALIDITY_MS);
+  return {
+    crlNumber: (await readRevocations(paths)).crlNumber,
+    nextUpdate: nextUpdate.toISOString(),
+    daysLeft: daysLeft(nextUpdate, now),
   };
 }

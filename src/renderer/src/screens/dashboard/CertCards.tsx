@@ -1,4 +1,4 @@
-import type { CaInfo, ServerCertInfo } from '../../../../shared/model';
+import type { CaInfo, ServerCertInfo, StatusInfo } from '../../../../shared/model';
 import { Countdown } from '../../components/Countdown';
 import { formatDateTime, shortSerial } from '../../lib/format';
 
@@ -13,7 +13,15 @@ function Row({ k, v, mono }: { readonly k: string; readonly v: string; readonly 
   );
 }
 
-export function CaCard({ ca, now }: { readonly ca: CaInfo; readonly now: number }) {
+export function CaCard({
+  ca,
+  crl,
+  now,
+}: {
+  readonly ca: CaInfo;
+  readonly crl: StatusInfo['crl'];
+  readonly now: number;
+}) {
   return (
     <section className="card" data-testid="card-ca">
       <header className="card-head">
@@ -26,6 +34,12 @@ export function CaCard({ ca, now }: { readonly ca: CaInfo; readonly now: number 
         <Row k="Serial" v={shortSerial(ca.serial)} mono />
         <Row k="Expires" v={formatDateTime(ca.notAfter)} />
         <Row k="SHA-256" v={ca.fingerprintSha256} mono />
+        {crl ? (
+          <Row
+            k="CRL"
+            v={`#${crl.crlNumber}, valid until ${formatDateTime(crl.nextUpdate)} (${crl.daysLeft} d)`}
+          />
+        ) : null}
       </dl>
     </section>
   );

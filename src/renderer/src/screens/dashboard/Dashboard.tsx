@@ -55,7 +55,7 @@ export function Dashboard() {
         </span>
       </header>
       <div className="grid">
-        {status.ca ? <CaCard ca={status.ca} now={now} /> : null}
+        {status.ca ? <CaCard ca={status.ca} crl={status.crl} now={now} /> : null}
         {status.server ? (
           <ServerCard
             server={status.server}
