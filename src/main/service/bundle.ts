@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConsoleError } from '../errors';
 import { atomicWriteFile } from '../store';
-import { buildPkcs12, privateKeyPem } from '../pki';
+import { privateKeyPem } from '../pki';
 
 /** A client bundle: NAME.crt, NAME.key (0600), ca.crt and, with a password, NAME.p12 (DESIGN.md §1). */
 export interface BundleTargets {
@@ -52,8 +52,8 @@ export interface BundleContent {
   readonly certPem: string;
   readonly keyDer: Buffer;
   readonly caCertPem: string;
-  readonly name: string;
-  readonly p12Password?: string;
+  /** The password-protected PKCS#12, already built. */
+  readonly p12?: Buffer;
   readonly force: boolean;
 }
 
@@ -77,16 +77,7 @@ export async function writeBundle(targets: BundleTargets, content: BundleContent
   await write(targets.key, privateKeyPem(content.keyDer), 0o600);
   await write(targets.cert, content.certPem, 0o644);
   if (!(await exists(targets.ca)) || content.force) await write(targets.ca, content.caCertPem, 0o644);
-  if (targets.p12 && content.p12Password !== undefined) {
-    const p12 = await buildPkcs12({
-      certPem: content.certPem,
-      privateKeyPkcs8Der: content.keyDer,
-      caCertPem: content.caCertPem,
-      password: content.p12Password,
-      friendlyName: content.name,
-    });
-    await write(targets.p12, p12, 0o600);
-  }
+  if (targets.p12 && content.p12) await write(targets.p12, content.p12, 0o600);
 }
 
 export function curlLine(

@@ -5,6 +5,7 @@ import { atomicWriteFile, ensureStateDir, withStateLock } from '../store';
 import { appendAudit, type AuditEntryInput } from '../audit';
 import {
   buildCrl,
+  buildPkcs12,
   createCa,
   crlDerToPem,
   exportPrivateKeyPkcs8Der,
@@ -149,6 +150,13 @@ export interface IssueInput {
   readonly force?: boolean;
 }
 
+interface PreparedClient {
+  readonly issued: Awaited<ReturnType<typeof issueClientCert>>;
+  readonly keyDer: Buffer;
+  readonly p12: Buffer | undefined;
+  readonly now: Date;
+}
+
 export async function issueClient(ctx: OpContext, input: IssueInput): Promise<IssueResult> {
   const meta = await requireMeta(ctx.paths);
   const targets = bundleTargets(input.outDir, input.name, input.p12Password !== undefined);
@@ -163,20 +171,39 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
   const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
   const caKey = await importPrivateKey(caKeyDer, meta.algorithm);
 
-  return withStateLock(ctx.paths.dir, async () => {
+  // Key generation, signing and the .p12 (PBKDF2, the slow part) happen outside the lock, so parallel
+  // issuances do not queue behind each other; the lock covers only the registry, files and audit.
+  const prepare = async (): Promise<PreparedClient> => {
     const now = ctx.now();
-    const registry = await readRegistry(ctx.paths);
-    const known = new Set(registry.certs.map((c) => c.serial));
-    let serial = randomSerial();
-    while (known.has(serial)) serial = randomSerial();
     const issued = await issueClientCert({
       ca: { certPem: caCertPem, privateKey: caKey },
       algorithm: meta.algorithm,
       commonName: input.name,
       notAfter: new Date(now.getTime() + input.durationMs),
       now,
-      serial,
+      serial: randomSerial(),
     });
+    const keyDer = await exportPrivateKeyPkcs8Der(issued.keys.privateKey);
+    const p12 =
+      input.p12Password === undefined
+        ? undefined
+        : await buildPkcs12({
+            certPem: issued.cert.certPem,
+            privateKeyPkcs8Der: keyDer,
+            caCertPem,
+            password: input.p12Password,
+            friendlyName: input.name,
+          });
+    return { issued, keyDer, p12, now };
+  };
+  let prepared = await prepare();
+
+  return withStateLock(ctx.paths.dir, async () => {
+    const registry = await readRegistry(ctx.paths);
+    const known = new Set(registry.certs.map((c) => c.serial));
+    // 16 random bytes practically never collide, but the registry's serials must be unique.
+    while (known.has(prepared.issued.cert.serial)) prepared = await prepare();
+    const { issued, keyDer, p12, now } = prepared;
     const entry: RegistryEntry = {
       serial: issued.cert.serial,
       name: input.name,
@@ -188,13 +215,11 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
     // The registry is written before the bundle: a certificate that exists anywhere can be revoked by serial.
     registry.certs.push(entry);
     await atomicWriteFile(ctx.paths.registry, JSON.stringify(registry));
-    const keyDer = await exportPrivateKeyPkcs8Der(issued.keys.privateKey);
     await writeBundle(targets, {
       certPem: issued.cert.certPem,
       keyDer,
       caCertPem,
-      name: input.name,
-      p12Password: input.p12Password,
+      ...(p12 ? { p12 } : {}),
       force: input.force === true,
     });
     const gateway = await readGatewayConfig(ctx.paths);
