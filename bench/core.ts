@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,10 @@ import { buildCrl, randomSerial } from '../src/main/pki';
 import { atomicWriteFile } from '../src/main/store';
 import { readCaCertPem, readMeta, readSealed } from '../src/main/service/state';
 import { fmt, median, percentile, timeIt } from './stats';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+const CLI = path.join(__dirname, '..', 'bin', 'mtls-console.cjs');
 
 /** Core benchmarks (issue 2): issuance latency, CRL generation, registry listing. */
 export async function benchCore(log: (line: string) => void): Promise<void> {
@@ -39,6 +44,19 @@ export async function benchCore(log: (line: string) => void): Promise<void> {
           `median ${fmt(median(samples))}, p90 ${fmt(percentile(samples, 90))}`,
       );
     }
+
+    // The same through the CLI, as an operator runs it: process start, passphrase KDF (scrypt), issuance.
+    const passFile = path.join(tmp, 'pass');
+    await fs.writeFile(passFile, 'bench passphrase', { mode: 0o600 });
+    const cliSamples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const args = ['--state-dir', service.paths.dir, '--passphrase-file', passFile, 'issue-client'];
+      args.push('--name', `bench-cli-${i}`, '--out-dir', path.join(tmp, 'out'));
+      cliSamples.push((await timeIt(() => execFileAsync(process.execPath, [CLI, ...args])))[1]);
+    }
+    log(
+      `issuance through \`mtls-console issue-client\` (whole process, 10 runs): median ${fmt(median(cliSamples))}`,
+    );
 
     const meta = await readMeta(service.paths);
     const caCertPem = await readCaCertPem(service.paths);
