@@ -10,7 +10,7 @@ import {
   privateKeyPem,
   randomSerial,
 } from '../src/main/pki';
-import { atomicWriteFile } from '../src/main/store';
+import { addSyntheticCertificates, sealedCaKey } from './synthetic';
 import { PassphraseVault } from '../src/main/vault';
 import { writeNginxConf } from './gateway/nginx';
 import { attempt, LiveKeepAlive, LiveStream, openIdle, type ClientCreds } from './gateway/probes';
@@ -123,24 +123,8 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
 
     const caCertPem = await fs.readFile(path.join(stateDir, 'ca.crt'), 'utf8');
     const algorithm = algorithmOfCert(caCertPem);
-    const caKeyDer = await new PassphraseVault(PASSPHRASE).unseal(
-      await fs.readFile(path.join(stateDir, 'ca.key.sealed')),
-    );
-    const revPath = path.join(stateDir, 'revocations.json');
-    const rev = JSON.parse(await fs.readFile(revPath, 'utf8')) as {
-      v: 1;
-      crlNumber: string;
-      entries: Array<{ serial: string; revokedAt: string; reason: string }>;
-    };
-    const base = Date.now() - 30 * 86_400_000;
-    for (let i = 0; i < SYNTHETIC_REVOKED; i++) {
-      rev.entries.push({
-        serial: randomSerial(),
-        revokedAt: new Date(Math.floor((base + i * 1000) / 1000) * 1000).toISOString(),
-        reason: 'keyCompromise',
-      });
-    }
-    await atomicWriteFile(revPath, JSON.stringify(rev));
+    const caKeyDer = await new PassphraseVault(PASSPHRASE).unseal(sealedCaKey(stateDir));
+    addSyntheticCertificates(stateDir, { certificates: SYNTHETIC_REVOKED, revoked: SYNTHETIC_REVOKED });
     // The product's own republish signs the CRL over the 10,000 synthetic entries.
     await cli('crl', '--refresh');
 

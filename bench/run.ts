@@ -1,3 +1,4 @@
+import { benchAudit } from './audit';
 import { benchCore } from './core';
 import { benchGateway } from './gateway';
 import { benchRenderer } from './renderer';
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
     core: () => benchCore(log),
     gateway: () => benchGateway(log),
     renderer: () => benchRenderer(log),
+    audit: () => benchAudit(log),
   };
   for (const [name, run] of Object.entries(sections)) {
     if (only && only !== name) continue;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { statePaths } from '../src/main/service/paths';
+import { derivedPaths } from '../src/main/service/paths';
 import { E2E_TARGET, startHarness, type Harness } from './harness';
 import {
   certNotAfter,
@@ -14,7 +14,17 @@ import {
   type MtlsClient,
   type Upstream,
 } from './net';
-import { clientRow, completeWizard, goTo, rowSerial, shownDays, tid, tidPrefix } from './ui';
+import {
+  auditRows,
+  auditSettled,
+  clientRow,
+  completeWizard,
+  goTo,
+  rowSerial,
+  shownDays,
+  tid,
+  tidPrefix,
+} from './ui';
 
 /**
  * The operator's path through the app, in order, on one state dir: wizard → dashboard → issue →
@@ -30,6 +40,8 @@ let h: Harness;
 let upstream: Upstream;
 let gatewayPort: number;
 let alice: MtlsClient | null = null;
+/** Alice's serial, once she is revoked (the Audit steps filter by it). */
+let aliceSerial = '';
 
 beforeAll(async () => {
   upstream = await startUpstream();
@@ -60,7 +72,7 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     );
     await page.locator(tid('dashboard')).waitFor({ timeout: 60_000 });
     await page.locator(tid('countdown-ca')).waitFor();
-    const p = statePaths(h.stateDir);
+    const p = derivedPaths(h.stateDir);
     expect(fs.existsSync(p.caCert)).toBe(true);
     expect(fs.existsSync(p.serverCert)).toBe(true);
     await h.screenshot('dashboard');
@@ -178,11 +190,119 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     await refused.waitFor();
     expect(await refused.textContent()).toMatch(/revoked/);
     await h.screenshot('audit');
+    aliceSerial = serial;
+  });
+
+  it('Audit filters, counts and exports on the server, follows new records live, and verifies', async () => {
+    const { page } = h;
+    if (!aliceSerial) throw new Error('no revoked client from the previous step');
+    await goTo(page, 'audit');
+    const { total: everything, all } = await auditSettled(page, {});
+    expect(everything).toBe(all);
+    expect(await page.textContent(tid('audit-count'))).toContain(`${all.toLocaleString()} records`);
+
+    // Type is a prefix: accepted, refused and closed connections, nothing else.
+    await page.fill(tid('audit-filter-type'), 'gateway.connection');
+    const conn = await auditSettled(page, { type: 'gateway.connection' });
+    expect(conn.total).toBeGreaterThan(0);
+    expect(conn.total).toBeLessThan(all);
+    const types = await auditRows(page, 'data-type');
+    expect(types.length).toBeGreaterThan(0);
+    for (const t of types) expect(t).toMatch(/^gateway\.connection\./);
+    expect(types.some((t) => t.endsWith('.refused'))).toBe(true);
+    expect(await page.textContent(tid('audit-count'))).toContain(
+      `${conn.total.toLocaleString()} of ${all.toLocaleString()} records`,
+    );
+
+    // A new refusal shows up on top while the filter is on, and both counts grow.
+    await page.fill(tid('audit-filter-type'), 'gateway.connection.refused');
+    const before = await auditSettled(page, { type: 'gateway.connection.refused' });
+    const topBefore = Number((await auditRows(page, 'data-seq'))[0]);
+    const again = mtlsClient({
+      port: gatewayPort,
+      cert: path.join(h.exportDir, `${ALICE}.crt`),
+      key: path.join(h.exportDir, `${ALICE}.key`),
+      ca: path.join(h.exportDir, 'ca.crt'),
+    });
+    await expect(again.get('/v1/health')).rejects.toThrow();
+    again.destroy();
+    await expect.poll(async () => Number((await auditRows(page, 'data-seq'))[0])).toBeGreaterThan(topBefore);
+    const count = page.locator(tid('audit-count'));
+    await expect
+      .poll(async () => Number(await count.getAttribute('data-total')))
+      .toBeGreaterThan(before.total);
+    expect(Number(await count.getAttribute('data-all'))).toBeGreaterThan(before.all);
+    await page.fill(tid('audit-filter-type'), '');
+
+    // CN: the certificate a record is about, so the operator's issue and revoke come with the traffic.
+    await page.fill(tid('audit-filter-cn'), ALICE);
+    const byCn = await auditSettled(page, { cn: ALICE });
+    for (const cn of await auditRows(page, 'data-cn')) expect(cn).toBe(ALICE);
+    const cnTypes = await auditRows(page, 'data-type');
+    expect(cnTypes).toContain('client.issued');
+    expect(cnTypes).toContain('client.revoked');
+
+    // Export what the screen shows: the same filter, the same count.
+    await page.click(tid('audit-export-jsonl'));
+    const exported = page.locator(tid('audit-export-result'));
+    await exported.waitFor();
+    expect(Number(await exported.getAttribute('data-count'))).toBe(byCn.total);
+    const file = (await exported.getAttribute('data-path')) ?? '';
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    expect(lines).toHaveLength(byCn.total);
+    for (const l of lines) expect((JSON.parse(l) as { cn: string | null }).cn).toBe(ALICE);
+    await page.fill(tid('audit-filter-cn'), '');
+
+    // Serial as people paste it (colons, capitals); main's schema normalizes it, and so do we.
+    const pasted = aliceSerial.toUpperCase().match(/../g)?.join(':') ?? aliceSerial;
+    await page.fill(tid('audit-filter-serial'), pasted);
+    await auditSettled(page, { serial: aliceSerial });
+    expect(await auditRows(page, 'data-type')).toContain('client.revoked');
+    await page.fill(tid('audit-filter-serial'), '');
+
+    // Actor: the operator the harness runs as; operator actions only.
+    await page.fill(tid('audit-filter-actor'), 'e2e-operator');
+    await auditSettled(page, { actor: 'e2e-operator' });
+    const actors = await auditRows(page, 'data-actor');
+    expect(actors.length).toBeGreaterThan(0);
+    for (const a of actors) expect(a).toBe('e2e-operator');
+    await page.fill(tid('audit-filter-actor'), '');
+
+    // Free text over details: the refusal's reason and the revocation both say "revoked".
+    await page.fill(tid('audit-filter-text'), 'revoked');
+    await auditSettled(page, { text: 'revoked' });
+    const textTypes = await auditRows(page, 'data-type');
+    expect(textTypes).toContain('client.revoked');
+    expect(textTypes).toContain('gateway.connection.refused');
+    await page.fill(tid('audit-filter-text'), '');
+
+    // A time range in the future matches nothing.
+    const next = new Date(Date.now() + 2 * 86_400_000);
+    const p = (n: number) => String(n).padStart(2, '0');
+    const local = `${next.getFullYear()}-${p(next.getMonth() + 1)}-${p(next.getDate())}T00:00`;
+    await page.fill(tid('audit-filter-from'), local);
+    const future = await auditSettled(page, { from: new Date(local).toISOString() });
+    expect(future.total).toBe(0);
+    expect(await auditRows(page, 'data-seq')).toEqual([]);
+    await h.screenshot('audit-filtered');
+
+    await page.click(tid('audit-filter-clear'));
+    const cleared = await auditSettled(page, {});
+    expect(cleared.total).toBe(cleared.all);
+
+    await page.click(tid('audit-verify'));
+    const verdict = page.locator(tid('audit-verify-result'));
+    await verdict.waitFor({ timeout: 60_000 });
+    expect(await verdict.getAttribute('data-ok')).toBe('true');
+    expect((await verdict.textContent())?.trim()).not.toBe('');
   });
 
   it('shows rotation countdowns that match the certificates’ real notAfter', async () => {
     const { page } = h;
-    const p = statePaths(h.stateDir);
+    const p = derivedPaths(h.stateDir);
 
     // A 7-day client, for a client countdown in days.
     await goTo(page, 'clients');

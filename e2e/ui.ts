@@ -97,3 +97,39 @@ export async function shownDays(el: Locator): Promise<number> {
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** The Audit toolbar's text filters (`audit-filter-<field>`). */
+export type AuditTextFilter = 'type' | 'cn' | 'serial' | 'actor' | 'text';
+
+/**
+ * Waits until the Audit list shows main's answer for `filter` (the normalized filter the store sent,
+ * echoed in `audit-count`'s `data-filter`), then returns the counts it shows.
+ */
+export async function auditSettled(
+  page: Page,
+  filter: Readonly<Record<string, string>>,
+): Promise<{ total: number; all: number }> {
+  const count = page.locator(tid('audit-count'));
+  const want = JSON.stringify(Object.entries(filter).sort());
+  await page.waitForFunction(
+    ({ sel, want }) => {
+      const el = document.querySelector(sel);
+      if (!el || el.getAttribute('data-state') !== 'ready') return false;
+      const shown = JSON.parse(el.getAttribute('data-filter') ?? '{}') as Record<string, string>;
+      return JSON.stringify(Object.entries(shown).sort()) === want;
+    },
+    { sel: tid('audit-count'), want },
+    { timeout: 15_000 },
+  );
+  return {
+    total: Number(await count.getAttribute('data-total')),
+    all: Number(await count.getAttribute('data-all')),
+  };
+}
+
+/** Attribute values of the Audit rows in the DOM (the list is virtualized: rows in view only). */
+export async function auditRows(page: Page, attr: string): Promise<string[]> {
+  return page
+    .locator(tid('audit-row'))
+    .evaluateAll((els, a) => els.map((e) => e.getAttribute(a) ?? ''), attr);
+}

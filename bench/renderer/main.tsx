@@ -1,7 +1,9 @@
 import { Profiler, type ProfilerOnRenderCallback, type ReactNode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
-import type { AuditActor, AuditRecord, ConnectionInfo } from '../../src/shared/model';
+import type { CallInput } from '../../src/shared/contract';
+import type { AuditActor, AuditFilter, AuditPage, AuditRecord, ConnectionInfo } from '../../src/shared/model';
 import type { MtlsApi } from '../../src/shared/api';
+import { matchLive } from '../../src/renderer/src/lib/audit-filter';
 import {
   AuditPanel,
   ConnectionsPanel,
@@ -12,15 +14,50 @@ import '../../src/renderer/src/styles.css';
 import type { BenchApi, MountResult, ScrollResult, UpdateResult } from './types';
 
 /**
- * Renderer bench page: mounts the standalone panels and feeds their stores directly, the way
- * src/renderer/src/feeds.ts would. `react-dom/client` is aliased to `react-dom/profiling` by the
- * driver's build so <Profiler> reports render + commit times.
+ * Renderer bench page: mounts the standalone panels and feeds their stores the way the app does.
+ * The Audit store pages through `audit.query`, answered here from a synthetic trail held in the page
+ * (main's SQLite stands behind it in the app). `react-dom/client` is aliased to `react-dom/profiling`
+ * by the driver's build so <Profiler> reports render + commit times.
  */
 
-// The panels only call main on button clicks; a stub keeps any stray call from throwing.
+/** The log behind the stubbed `audit.query`, oldest first (seq = index + 1). */
+let trail: AuditRecord[] = [];
+let auditQueries = 0;
+
+/** `audit.query` over `trail`, newest first, as main answers it (DESIGN.md §9). */
+function queryTrail(input: CallInput<'audit.query'>): AuditPage {
+  auditQueries++;
+  const f: AuditFilter = input.filter ?? {};
+  const limit = input.limit ?? 200;
+  const filtered = Object.keys(f).length > 0;
+  let i = Math.min(trail.length, (input.before ?? Infinity) - 1) - 1;
+  const records: AuditRecord[] = [];
+  for (; i >= 0 && records.length < limit; i--) {
+    const r = trail[i] as AuditRecord;
+    if (!filtered || matchLive(f, r) !== 'no') records.push(r);
+  }
+  let more = false;
+  for (; i >= 0 && !more; i--) more = !filtered || matchLive(f, trail[i] as AuditRecord) !== 'no';
+  let total = trail.length;
+  if (filtered) {
+    total = 0;
+    for (const r of trail) if (matchLive(f, r) !== 'no') total++;
+  }
+  return { records, total, nextCursor: more ? (records[records.length - 1] as AuditRecord).seq : null };
+}
+
+/** Answers on a later task, as an IPC reply arrives; the panels' other calls get an empty value. */
 const stub: MtlsApi = {
   call: new Proxy({} as MtlsApi['call'], {
-    get: () => () => Promise.resolve({ ok: true, value: [] }),
+    get: (_t, name) => (input: unknown) =>
+      new Promise((resolve) =>
+        setTimeout(() =>
+          resolve({
+            ok: true,
+            value: name === 'audit.query' ? queryTrail(input as CallInput<'audit.query'>) : [],
+          }),
+        ),
+      ),
   }),
   on: () => () => undefined,
 };
@@ -89,9 +126,11 @@ export function syntheticAudit(n: number, seed = 1): AuditRecord[] {
     let type: string;
     let details: Record<string, unknown>;
     let who: AuditActor = actor;
+    let subject: Client | null = c;
     if (i === 0) {
       type = 'ca.initialized';
       who = operator;
+      subject = null;
       details = {
         subject: 'CN=Bench CA',
         algorithm: 'ecdsa-p256',
@@ -126,8 +165,9 @@ export function syntheticAudit(n: number, seed = 1): AuditRecord[] {
     } else if (roll < 0.985) {
       type = 'client.issued';
       who = operator;
+      subject = { cn: c.cn, serial: hex(rand, 32) };
       details = {
-        serial: hex(rand, 32),
+        serial: subject.serial,
         cn: c.cn,
         notAfter: new Date(start + 90 * 86_400_000).toISOString(),
         fingerprintSha256: hex(rand, 64),
@@ -139,17 +179,22 @@ export function syntheticAudit(n: number, seed = 1): AuditRecord[] {
     } else {
       type = rand() < 0.5 ? 'gateway.started' : 'gateway.stopped';
       who = system;
+      subject = null;
       details = { listen: '127.0.0.1:19821', upstream: 'http://127.0.0.1:18970' };
     }
+    const hash = hex(rand, 64);
     out[i] = {
       seq: i + 1,
       time: new Date(start + i * 731).toISOString(),
       type,
       actor: who,
+      cn: subject?.cn ?? null,
+      serial: subject?.serial ?? null,
       details,
       prev,
+      hash,
     };
-    prev = hex(rand, 64);
+    prev = hash;
   }
   return out;
 }
@@ -230,23 +275,51 @@ function mount(panel: ReactNode): void {
 function reset(): void {
   root?.unmount();
   root = null;
-  useAuditStore.setState({ records: [], loaded: false, loading: false });
+  useAuditStore.getState().reset();
   useConnectionsStore.setState({ connections: [], samples: [], refusals: [] });
 }
 
 const AUDIT_ROW = '[data-testid="audit-row"]';
 
+const auditReady = () =>
+  new Promise<void>((resolve, reject) => {
+    const timer = window.setTimeout(() => {
+      off();
+      reject(new Error('timed out waiting for the audit store'));
+    }, WAIT_LIMIT_MS);
+    const check = (st: ReturnType<typeof useAuditStore.getState>) => {
+      if (st.status !== 'ready') return false;
+      window.clearTimeout(timer);
+      off();
+      resolve();
+      return true;
+    };
+    const off = useAuditStore.subscribe((st) => void check(st));
+    check(useAuditStore.getState());
+  });
+
+/**
+ * Opens the Audit panel against an n-record log: from open() (first page and count asked of the
+ * stub) to the first paint with rows. The log is generated once per n and is not timed.
+ */
 async function mountAudit(n: number): Promise<MountResult> {
   reset();
-  const records = syntheticAudit(n);
+  if (trail.length !== n) trail = syntheticAudit(n);
+  auditQueries = 0;
   await afterPaint(); // start from an idle, painted page
   reactMs = 0;
   const t0 = performance.now();
-  useAuditStore.getState().load(records);
+  useAuditStore.getState().open();
   mount(<AuditPanel />);
   await waitFor(host as HTMLElement, AUDIT_ROW);
   const t1 = await afterPaint();
-  return { ms: t1 - t0, rows: (host as HTMLElement).querySelectorAll(AUDIT_ROW).length, reactMs };
+  return {
+    ms: t1 - t0,
+    rows: (host as HTMLElement).querySelectorAll(AUDIT_ROW).length,
+    reactMs,
+    loaded: useAuditStore.getState().records.length,
+    queries: auditQueries,
+  };
 }
 
 async function scrollAudit(frames: number, px: number): Promise<ScrollResult> {
@@ -254,17 +327,50 @@ async function scrollAudit(frames: number, px: number): Promise<ScrollResult> {
   if (!scroller) throw new Error('mount the Audit panel first');
   scroller.scrollTop = 0;
   await afterPaint();
+  const queriesBefore = auditQueries;
   const deltas: number[] = [];
+  let stalled = 0;
   let last = await nextFrame();
   for (let i = 0; i < frames; i++) {
+    const before = scroller.scrollTop;
     scroller.scrollTop += px;
+    // Short of the full step: the list ran out of loaded rows before the next page came in.
+    if (scroller.scrollTop - before < px - 1) stalled++;
     const now = await nextFrame();
     deltas.push(now - last);
     last = now;
   }
   const first = scroller.querySelector<HTMLElement>(AUDIT_ROW);
   await afterPaint();
-  return { deltas, scrolled: scroller.scrollTop, lastSeq: first ? Number(first.dataset.seq) : null };
+  return {
+    deltas,
+    scrolled: scroller.scrollTop,
+    lastSeq: first ? Number(first.dataset.seq) : null,
+    pages: auditQueries - queriesBefore,
+    loaded: useAuditStore.getState().records.length,
+    stalled,
+  };
+}
+
+/** A filter change (debounce skipped): from setDraft to the first paint of the new first page. */
+async function filterAudit(type: string): Promise<MountResult> {
+  const store = useAuditStore.getState();
+  await afterPaint();
+  auditQueries = 0;
+  reactMs = 0;
+  const t0 = performance.now();
+  store.setDraft({ ...store.draft, type }, { immediate: true });
+  await auditReady();
+  const t1 = await afterPaint();
+  const rows = [...(host as HTMLElement).querySelectorAll<HTMLElement>(AUDIT_ROW)];
+  if (rows.some((r) => !(r.dataset.type ?? '').startsWith(type))) throw new Error('filter not applied');
+  return {
+    ms: t1 - t0,
+    rows: rows.length,
+    reactMs,
+    loaded: useAuditStore.getState().records.length,
+    queries: auditQueries,
+  };
 }
 
 let connRand = rng(7);
@@ -324,5 +430,5 @@ async function updateConnections(iterations: number): Promise<UpdateResult> {
   return { ms, reactMs: react, rows };
 }
 
-const api: BenchApi = { mountAudit, scrollAudit, mountConnections, updateConnections, reset };
+const api: BenchApi = { mountAudit, scrollAudit, filterAudit, mountConnections, updateConnections, reset };
 window.__bench = api;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type {
+  AuditPage,
   AuditRecord,
   AuditVerifyResult,
   ClientRecord,
@@ -48,13 +49,13 @@ export const caInitInputSchema = z
     hosts: hostsSchema,
     serverDays: z.number().int().min(1).max(3650),
     gateway: gatewaySettingsSchema.partial().optional(),
-    /** `passphrase` needs `passphrase` (at least 8 characters); `safeStorage` is refused where only basic_text exists. */
+    /** `passphrase` needs `passphrase` (at least 12 characters); `safeStorage` is refused where only basic_text exists. */
     vault: z.enum(['safeStorage', 'passphrase']),
-    passphrase: z.string().min(8).max(1024).optional(),
+    passphrase: z.string().min(12, 'the passphrase must be at least 12 characters').max(1024).optional(),
   })
   .strict()
   .refine((v) => v.vault !== 'passphrase' || v.passphrase !== undefined, {
-    message: 'a passphrase vault needs a passphrase of at least 8 characters',
+    message: 'a passphrase vault needs a passphrase of at least 12 characters',
     path: ['passphrase'],
   });
 
@@ -72,14 +73,50 @@ export const issueInputSchema = z
 
 export const revokeInputSchema = z.object({ serial: serialSchema, reason: revocationReasonSchema }).strict();
 
-export const auditQueryInputSchema = z
+const isoTime = z.iso.datetime({ offset: true });
+
+export const auditFilterSchema = z
   .object({
-    /** Only the last N records (all when omitted). */
-    limit: z.number().int().min(1).max(1_000_000).optional(),
+    type: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dots')
+      .optional(),
+    cn: z.string().trim().min(1).max(64).optional(),
+    serial: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      .transform((s) =>
+        s
+          .replace(/^(serial=|0x)/i, '')
+          .replace(/:/g, '')
+          .toLowerCase(),
+      )
+      .refine((s) => /^[0-9a-f]+$/.test(s), 'a serial is hex digits, colons allowed')
+      .optional(),
+    actor: z.string().trim().min(1).max(128).optional(),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    text: z.string().trim().min(1).max(128).optional(),
   })
   .strict();
 
-export const auditExportInputSchema = z.object({ format: z.enum(['jsonl', 'csv']) }).strict();
+export const auditQueryInputSchema = z
+  .object({
+    filter: auditFilterSchema.optional(),
+    /** The `nextCursor` of the previous page: records older than this seq. */
+    before: z.number().int().min(1).optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+export const auditExportInputSchema = z
+  .object({ format: z.enum(['jsonl', 'csv']), filter: auditFilterSchema.optional() })
+  .strict();
 
 export const killInputSchema = z.union([
   z.object({ id: z.string().min(1).max(64) }).strict(),
@@ -100,7 +137,7 @@ export const calls = {
   'clients.issue': { input: issueInputSchema, result: null as unknown as IssueResult },
   'clients.revoke': { input: revokeInputSchema, result: null as unknown as RevokeResult },
   'server.rotate': { input: rotateInputSchema, result: null as unknown as StatusInfo },
-  'audit.query': { input: auditQueryInputSchema, result: null as unknown as AuditRecord[] },
+  'audit.query': { input: auditQueryInputSchema, result: null as unknown as AuditPage },
   'audit.verify': { input: empty, result: null as unknown as AuditVerifyResult },
   'audit.export': {
     input: auditExportInputSchema,

@@ -6,6 +6,7 @@ export const ERROR_CODES = [
   'NOT_FOUND', // unknown serial, connection id…
   'VAULT_LOCKED', // wrong or missing passphrase
   'CORRUPT_STATE', // a state file failed validation; the message names the file
+  'CA_EXPIRED', // the CA certificate is past its notAfter and can sign nothing
   'GATEWAY', // the gateway could not start or answer
   'IO', // the filesystem refused
   'FORBIDDEN', // IPC sender or channel not allowed

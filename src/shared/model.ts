@@ -90,6 +90,17 @@ export interface StatusInfo {
     /** A passphrase vault whose passphrase this process does not hold yet: the app shows its unlock screen. */
     readonly locked?: boolean;
   };
+  /**
+   * Whether the gateway's audit records are reaching the database. While they cannot be written
+   * (a full disk), the gateway takes no new requests unless the operator chose fail-open.
+   */
+  readonly auditWrites: {
+    readonly ok: boolean;
+    /** Records held in memory, waiting to be written. */
+    readonly queued: number;
+    readonly failOpen: boolean;
+    readonly message?: string;
+  };
 }
 
 export interface IssueResult {
@@ -137,13 +148,52 @@ export interface AuditRecord {
   readonly time: string;
   readonly type: string;
   readonly actor: AuditActor;
+  /** The certificate the record is about: the client of a gateway record, or the one an operator acted on. */
+  readonly cn: string | null;
+  readonly serial: string | null;
   readonly details: Readonly<Record<string, unknown>>;
   /** SHA-256 (hex) of the previous record's line; 64 zeros for the first. */
   readonly prev: string;
+  /** SHA-256 (hex) of this record's line (its JSON Lines export, byte for byte). */
+  readonly hash: string;
+}
+
+/** Server-side audit filters (DESIGN.md §9); every field narrows, none set means everything. */
+export interface AuditFilter {
+  /** A type or a prefix of it: `gateway.connection` finds accepted, refused and closed. */
+  readonly type?: string;
+  readonly cn?: string;
+  /** Lowercase hex, no colons. */
+  readonly serial?: string;
+  /** The operator's name (or `system`, or a client's CN for gateway records). */
+  readonly actor?: string;
+  /** ISO 8601, inclusive. */
+  readonly from?: string;
+  readonly to?: string;
+  /** A substring of the type, actor, CN, serial or details. */
+  readonly text?: string;
+}
+
+/** One page of an audit query, newest record first. */
+export interface AuditPage {
+  readonly records: readonly AuditRecord[];
+  /** How many records match the filter in all. */
+  readonly total: number;
+  /** Pass as `before` to get the next (older) page; null when this page is the last. */
+  readonly nextCursor: number | null;
 }
 
 export interface AuditVerifyResult {
   readonly ok: boolean;
+  /** Records checked (in the database, and in the archives given). */
   readonly records: number;
-  readonly firstBad?: { readonly seq: number | null; readonly line: number; readonly problem: string };
+  readonly firstBad?: { readonly seq: number | null; readonly problem: string };
+  /** The newest signed checkpoint found, verified against the CA certificate. */
+  readonly checkpoint?: { readonly seq: number; readonly time: string } | null;
+  /** Records after the newest checkpoint (covered by the chain alone). */
+  readonly unsignedTail?: number;
+  /** Records before this seq were moved to archives; checked only when the archives are given. */
+  readonly archivedBefore?: number | null;
+  /** One line for people: "chain intact, 1,204,311 records, last signed checkpoint at seq … (2 s ago)". */
+  readonly summary: string;
 }

@@ -32,7 +32,7 @@ describe('CA lifecycle through the CLI, checked by openssl', () => {
 
   it('issues a client that openssl accepts for sslclient, with a .p12 only the password opens', async () => {
     const pw = path.join(env.tmp, 'p12pw');
-    await fs.writeFile(pw, 's3cret-p12\n');
+    await fs.writeFile(pw, 's3cret-p12\n', { mode: 0o600 });
     const c = await issue(env, 'alice@operators', ['--duration', '7d', '--p12-password-file', pw]);
     expect(c.serial).toMatch(/^[0-9a-f]{32}$/);
     const days = (Date.parse(c.notAfter) - Date.now()) / 86_400_000;
@@ -123,11 +123,10 @@ describe('CA lifecycle through the CLI, checked by openssl', () => {
     expect(BigInt(number.stdout.trim().replace('crlNumber=', ''))).toBe(BigInt(next));
     const text = await openssl(['crl', '-in', file, '-noout', '-text']);
     expect(text.stdout).toContain('Key Compromise');
-    const audit = JSON.parse((await cli(env, ['audit', '--json', '--limit', '1'])).stdout) as {
-      type: string;
-      details: { crlNumber: string };
-    }[];
-    expect(audit[0]).toMatchObject({ type: 'crl.published', details: { crlNumber: next } });
+    const audit = JSON.parse(
+      (await cli(env, ['audit', '--json', '--type', 'crl.published', '--limit', '1'])).stdout,
+    ) as { records: { type: string; details: { crlNumber: string } }[] };
+    expect(audit.records[0]).toMatchObject({ type: 'crl.published', details: { crlNumber: next } });
   });
 
   it('says a second revocation was already done, exits 0 and writes no second audit record', async () => {
@@ -169,9 +168,10 @@ describe('CA lifecycle through the CLI, checked by openssl', () => {
     const r = await cli(env, ['audit', '--verify']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/intact/);
-    const types = (JSON.parse((await cli(env, ['audit', '--json'])).stdout) as { type: string }[]).map(
-      (x) => x.type,
-    );
+    const page = JSON.parse((await cli(env, ['audit', '--json', '--limit', '1000'])).stdout) as {
+      records: { type: string }[];
+    };
+    const types = page.records.map((x) => x.type);
     expect(types).toEqual(
       expect.arrayContaining([
         'ca.initialized',

@@ -81,7 +81,7 @@ describe('invalid input: exit 2, one clear line, nothing changed on disk', () =>
 
   it('a wrong passphrase is refused (exit 1) and changes nothing', async () => {
     const wrong = path.join(env.tmp, 'wrong-pass');
-    await fs.writeFile(wrong, 'not the passphrase');
+    await fs.writeFile(wrong, 'not the passphrase', { mode: 0o600 });
     const before = await snapshot(env.stateDir);
     const r = await cli(null, [
       '--state-dir',

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, initCa, issue, makeEnv, removeEnv, spawnCli, type Env } from '../helpers/cli';
+import { cli, initCa, issue, makeEnv, openssl, removeEnv, spawnCli, type Env } from '../helpers/cli';
 
 const TRIALS = Number(process.env.KILL_TRIALS ?? 200);
 
@@ -41,7 +41,10 @@ describe('kill -9 at a random point during issuance and revocation', () => {
     const windowMs = (Date.now() - started) * 1.3;
 
     for (let t = 0; t < TRIALS; t++) {
-      if (t % 3 === 2 && revocable.length > 0) {
+      if (t % 10 === 9) {
+        // Rotation and CRL republishing are interrupted too: each is one transaction as well.
+        await killAtRandom(env, t % 20 === 9 ? ['rotate-server'] : ['crl', '--refresh'], windowMs);
+      } else if (t % 3 === 2 && revocable.length > 0) {
         const serial = revocable.shift() as string;
         const r = await killAtRandom(env, ['revoke', '--serial', serial, '--json'], windowMs);
         if (r.ok) acknowledgedRevoked.add(serial);
@@ -67,9 +70,17 @@ describe('kill -9 at a random point during issuance and revocation', () => {
     const bySerial = new Map(clients.map((c) => [c.serial, c.status]));
     for (const s of acknowledgedIssued) expect(bySerial.has(s), s).toBe(true);
     for (const s of acknowledgedRevoked) expect(bySerial.get(s), s).toBe('revoked');
+    // The chain, its signed checkpoints, and every certificate's and revocation's own record.
     const verify = await cli(env, ['audit', '--verify']);
     expect(verify.stderr).toBe('');
     expect(verify.code).toBe(0);
+    // Every revoked serial, acknowledged or not, is in the published CRL, as openssl reads it.
+    const crlFile = path.join(env.tmp, 'after.crl');
+    expect((await cli(env, ['crl', '--out', crlFile])).code).toBe(0);
+    const crlText = (await openssl(['crl', '-in', crlFile, '-noout', '-text'])).stdout.toLowerCase();
+    const revoked = clients.filter((c) => c.status === 'revoked').map((c) => c.serial);
+    for (const s of revoked) expect(crlText, s).toContain(s.toLowerCase());
+    expect(revoked.length).toBeGreaterThanOrEqual(acknowledgedRevoked.size);
     const status = await cli(env, ['status', '--json']);
     expect(status.code).toBe(0);
     // The lock is never left wedged: a normal operation still succeeds.

@@ -110,13 +110,11 @@ describe('npx mtls-console serve', () => {
     ]);
     expect(again.code).not.toBe(0);
     expect(upstream.requests.length).toBe(before);
-    const audit = JSON.parse((await cli(env, ['audit', '--json'])).stdout) as {
-      type: string;
-      details: { reason?: string };
-    }[];
-    expect(audit.some((a) => a.type === 'gateway.connection.refused' && a.details.reason === 'revoked')).toBe(
-      true,
-    );
+    const audit = JSON.parse(
+      (await cli(env, ['audit', '--json', '--type', 'gateway.connection.refused', '--serial', alice.serial]))
+        .stdout,
+    ) as { records: { type: string; details: { reason?: string } }[] };
+    expect(audit.records.some((a) => a.details.reason === 'revoked')).toBe(true);
   });
 
   it('serves a rotated server certificate on new handshakes without dropping open connections', async () => {
@@ -128,9 +126,10 @@ describe('npx mtls-console serve', () => {
     expect(r.code).toBe(0);
     const newFp = fingerprintOf(await fs.readFile(path.join(env.stateDir, 'server.crt'), 'utf8'));
     expect(newFp).not.toBe(oldFp);
-    // The gateway picks the new pair up from the state dir; bounded wait for the first new handshake.
+    // The gateway picks the new pair up from the database (poll + unseal); bounded wait for the first new handshake.
     let served = oldFp;
-    for (let i = 0; i < 20 && served !== newFp; i++) served = await servedFingerprint(serve.port, bob.files);
+    const deadline = Date.now() + 5_000;
+    while (served !== newFp && Date.now() < deadline) served = await servedFingerprint(serve.port, bob.files);
     expect(served).toBe(newFp);
     expect(await live.get('/two')).toBe(200);
     live.close();
@@ -144,10 +143,13 @@ describe('npx mtls-console serve', () => {
   });
 
   it('refuses a non-loopback upstream unless explicitly allowed, saving nothing', async () => {
-    const before = await fs.readFile(path.join(env.stateDir, 'gateway.json'), 'utf8');
+    const config = async () =>
+      (JSON.parse((await cli(env, ['status', '--json'])).stdout) as { gateway: { config: unknown } }).gateway
+        .config;
+    const before = await config();
     const r = await cli(env, ['serve', '--upstream', 'http://192.0.2.10:8080']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/not on loopback/);
-    expect(await fs.readFile(path.join(env.stateDir, 'gateway.json'), 'utf8')).toBe(before);
+    expect(await config()).toEqual(before);
   });
 });

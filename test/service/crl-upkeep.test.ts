@@ -27,7 +27,7 @@ describe('CRL upkeep in a long-running process', () => {
     vaults.setPassphrase(PASSPHRASE);
     const fresh = new ConsoleService({ stateDir: env.stateDir, vaults });
     const errors: string[] = [];
-    fresh.startCrlUpkeep((m) => errors.push(m))();
+    fresh.startUpkeep((m: string) => errors.push(m))();
     const before = await fresh.status();
 
     // Four days on, the 7-day CRL is past half its life.
@@ -45,7 +45,7 @@ describe('CRL upkeep in a long-running process', () => {
         }
       });
     });
-    const stop = later.startCrlUpkeep((m) => errors.push(m));
+    const stop = later.startUpkeep((m: string) => errors.push(m));
     const record = await published;
     stop();
     expect(record.details['crlNumber']).toBe(String(BigInt(before.crl?.crlNumber ?? '0') + 1n));

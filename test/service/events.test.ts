@@ -51,7 +51,7 @@ describe('the console service follows changes made by other processes', () => {
     ]);
     expect(r.code).toBe(0);
     const serial = (JSON.parse(r.stdout) as { serial: string }).serial;
-    expect((await audit).details.serial).toBe(serial);
+    expect((await audit).serial).toBe(serial);
     expect((await status).clients.total).toBe(1);
   });
 

@@ -1,234 +1,356 @@
 import { createHash } from 'node:crypto';
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFixture } from '../store/fixture-process';
-import { ensureStateDir } from '../store/index';
-import { appendAudit, auditPath, readAudit, verifyAudit, type AuditEntryInput } from './index';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DatabaseSync } from 'node:sqlite';
+import {
+  appendAudit,
+  auditRecordAt,
+  auditRecordsAfter,
+  checkpointDue,
+  lastAuditSeq,
+  verifyAudit,
+} from './index';
+import { recordLine, type AuditEntryInput, type AuditRow } from './record';
+import { checkpointText } from './signing';
+import { makeCa, openTestDb, tx, type TestCa, type TestDb } from './audit.testutil';
 
-let dir: string;
+let ca: TestCa;
+let other: TestCa;
+let t: TestDb;
+let db: DatabaseSync;
+beforeAll(async () => {
+  ca = await makeCa('ecdsa-p256');
+  other = await makeCa('ecdsa-p256', 'Other CA');
+});
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'mtls-audit-'));
-  await ensureStateDir(dir);
+  t = await openTestDb();
+  db = t.db;
 });
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await t.close();
 });
+afterAll(() => undefined);
 
 const op = { kind: 'operator', name: 'alice' } as const;
 const entry = (i: number): AuditEntryInput => ({
-  type: 'client.issue',
+  type: 'client.issued',
   actor: op,
-  details: { i, cn: `c${i}` },
+  cn: `c${i}`,
+  serial: `0A${i.toString(16)}`,
+  details: { i },
 });
 
-async function append100(): Promise<void> {
-  for (let i = 1; i <= 100; i++) await appendAudit(dir, [entry(i)]);
+/** n records in batches of 10, each batch closed by a checkpoint, like operator actions. */
+function fill(n: number): void {
+  for (let i = 1; i <= n; i += 10) {
+    const batch = Array.from({ length: Math.min(10, n - i + 1) }, (_, j) => entry(i + j));
+    tx(db, () => appendAudit(db, batch, { signer: ca.signer }));
+  }
 }
 
-async function lines(): Promise<string[]> {
-  return (await readFile(auditPath(dir), 'utf8')).split('\n').slice(0, -1);
-}
-
-async function writeLines(ls: readonly string[]): Promise<void> {
-  await writeFile(auditPath(dir), ls.map((l) => `${l}\n`).join(''));
-}
+const sql = (s: string, ...p: (string | number)[]) => db.prepare(s).run(...p);
+const hashOf = (line: string) => createHash('sha256').update(line).digest('hex');
 
 describe('appendAudit', () => {
-  it('writes a 0600 hash chain with keys in order, starting at seq 1 and 64 zeros', async () => {
+  it('chains records from seq 1 and 64 zeros, with lines equal to JSON.stringify in key order', () => {
     const time = new Date('2030-01-02T03:04:05.678Z');
-    const [first] = await appendAudit(dir, [
-      { type: 'ca.init', actor: { kind: 'system' }, details: { alg: 'P-256' }, time },
-    ]);
-    const more = await appendAudit(dir, [
-      { type: 'conn.accepted', actor: { serial: '0a', kind: 'client', cn: 'bot' }, details: { addr: '::1' } },
-      { type: 'conn.closed', actor: { kind: 'client', cn: 'bot', serial: '0a' }, details: { bytes: 10 } },
-    ]);
-    expect(first).toEqual({
+    const [first, second] = tx(db, () =>
+      appendAudit(db, [
+        { type: 'ca.init', actor: { kind: 'system' }, details: { alg: 'P-256' }, time },
+        {
+          type: 'gateway.connection.accepted',
+          actor: { serial: '0a', kind: 'client', cn: 'bot' },
+          cn: 'bot',
+          serial: '0A',
+          details: { addr: '::1', nested: { z: 1, a: [1, 'x'] } },
+        },
+      ]),
+    );
+    expect(first).toMatchObject({
+      seq: 1,
+      prev: '0'.repeat(64),
+      cn: null,
+      serial: null,
+      actor: { kind: 'system' },
+    });
+    const line1 = JSON.stringify({
       seq: 1,
       time: '2030-01-02T03:04:05.678Z',
       type: 'ca.init',
       actor: { kind: 'system' },
+      cn: null,
+      serial: null,
       details: { alg: 'P-256' },
       prev: '0'.repeat(64),
     });
-    const ls = await lines();
-    expect(ls[0]).toBe(
-      '{"seq":1,"time":"2030-01-02T03:04:05.678Z","type":"ca.init","actor":{"kind":"system"},"details":{"alg":"P-256"},"prev":"' +
-        '0'.repeat(64) +
-        '"}',
-    );
-    expect(Object.keys(JSON.parse(ls[1]!) as object)).toEqual([
-      'seq',
-      'time',
-      'type',
-      'actor',
-      'details',
-      'prev',
-    ]);
-    expect(ls[1]).toContain('"actor":{"kind":"client","cn":"bot","serial":"0a"}');
-    expect(more.map((r) => r.seq)).toEqual([2, 3]);
-    expect(more[0]!.prev).toBe(createHash('sha256').update(ls[0]!).digest('hex'));
-    expect(more[1]!.prev).toBe(createHash('sha256').update(ls[1]!).digest('hex'));
-    if (process.platform !== 'win32') expect((await stat(auditPath(dir))).mode & 0o777).toBe(0o600);
-    expect(await appendAudit(dir, [])).toEqual([]);
-  });
-
-  it('rejects input that cannot be recorded faithfully', async () => {
-    await expect(appendAudit(dir, [{ type: '', actor: op, details: {} }])).rejects.toMatchObject({
-      code: 'INVALID_INPUT',
+    expect(first!.hash).toBe(hashOf(line1));
+    expect(second).toMatchObject({
+      seq: 2,
+      prev: first!.hash,
+      serial: '0a',
+      actor: { kind: 'client', cn: 'bot', serial: '0a' },
     });
-    await expect(appendAudit(dir, [{ type: 't', actor: op, details: { n: 1n } }])).rejects.toMatchObject({
-      code: 'INVALID_INPUT',
-    });
-    await expect(
-      appendAudit(dir, [{ type: 't', actor: op, details: {}, time: new Date('nope') }]),
-    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    expect(await readAudit(dir)).toEqual([]);
+    const { hash: _h, ...rest } = second!;
+    expect(second!.hash).toBe(hashOf(JSON.stringify(rest)));
+    const row = db.prepare('SELECT * FROM audit WHERE seq = 2').get() as unknown as AuditRow;
+    expect(recordLine(row)).toBe(JSON.stringify(rest));
+    expect(db.prepare('SELECT seq, hash FROM audit_head').get()).toEqual({ seq: 2, hash: second!.hash });
+    expect(tx(db, () => appendAudit(db, []))).toEqual([]);
+    expect(lastAuditSeq(db)).toBe(2);
+    expect(auditRecordAt(db, 2)).toEqual(second);
+    expect(auditRecordsAfter(db, 0, 1)).toEqual([first]);
   });
 
-  it('refuses to extend a log whose last record is garbage, naming the file', async () => {
-    await append100();
-    await appendFile(auditPath(dir), 'garbage\n');
-    await expect(appendAudit(dir, [entry(101)])).rejects.toMatchObject({
-      code: 'CORRUPT_STATE',
-      message: expect.stringContaining(auditPath(dir)),
-    });
-  });
-});
-
-describe('readAudit', () => {
-  it('reads everything or the last N, and reports a missing log as empty', async () => {
-    expect(await readAudit(dir)).toEqual([]);
-    expect(await readAudit(dir, { limit: 5 })).toEqual([]);
-    await append100();
-    const all = await readAudit(dir);
-    expect(all.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-    expect(all[41]!.details).toEqual({ i: 42, cn: 'c42' });
-    expect((await readAudit(dir, { limit: 3 })).map((r) => r.seq)).toEqual([98, 99, 100]);
-    expect((await readAudit(dir, { limit: 1000 })).length).toBe(100);
-    expect(await readAudit(dir, { limit: 0 })).toEqual([]);
-  });
-
-  it('reads the last N across chunk boundaries of a large log', async () => {
-    const big = 'x'.repeat(3000);
-    for (let i = 0; i < 10; i++) {
-      await appendAudit(
-        dir,
-        Array.from({ length: 50 }, (_, j) => ({ type: 't', actor: op, details: { big, n: i * 50 + j } })),
+  it('rejects input that cannot be recorded faithfully, writing nothing', () => {
+    const bad: unknown[] = [
+      { type: '', actor: op, details: {} },
+      { type: 't', actor: op, details: { n: 1n } },
+      { type: 't', actor: op, details: [] },
+      { type: 't', actor: op, details: new Date() },
+      { type: 't', actor: op, details: {}, time: new Date('nope') },
+      { type: 't', actor: { kind: 'root' }, details: {} },
+      { type: 't', actor: { kind: 'client', cn: 'x' }, details: {} },
+      { type: 't', actor: op, serial: 'zz', details: {} },
+    ];
+    for (const e of bad) {
+      expect(() => tx(db, () => appendAudit(db, [entry(1), e as AuditEntryInput]))).toThrow(
+        expect.objectContaining({ code: 'INVALID_INPUT' }),
       );
     }
-    const last = await readAudit(dir, { limit: 120 });
-    expect(last.map((r) => r.seq)).toEqual(Array.from({ length: 120 }, (_, i) => 381 + i));
-    expect((await verifyAudit(dir)).ok).toBe(true);
+    expect(lastAuditSeq(db)).toBe(0);
   });
 
-  it('names the file and line of a corrupt record', async () => {
-    await append100();
-    const ls = await lines();
-    ls[9] = '{"seq":10,';
-    await writeLines(ls);
-    await expect(readAudit(dir)).rejects.toMatchObject({
-      code: 'CORRUPT_STATE',
-      message: `audit log ${auditPath(dir)} is corrupt at line 10: not valid JSON`,
-    });
-  });
-});
-
-describe('verifyAudit', () => {
-  it('accepts an intact chain of 100 appends (and an absent log)', async () => {
-    expect(await verifyAudit(dir)).toEqual({ ok: true, records: 0 });
-    await append100();
-    expect(await verifyAudit(dir)).toEqual({ ok: true, records: 100 });
+  it('appends a verifiable checkpoint covering the record before it', async () => {
+    fill(25);
+    const cp = auditRecordAt(db, 11)!;
+    expect(cp.type).toBe('audit.checkpoint');
+    expect(cp.details).toMatchObject({ covers: { seq: 10, hash: auditRecordAt(db, 10)!.hash } });
+    const v = await verifyAudit(db, ca.certPem);
+    expect(v).toMatchObject({ ok: true, records: 28, unsignedTail: 0, checkpoint: { seq: 28 } });
+    expect(v.summary).toMatch(/^chain intact, 28 records, last signed checkpoint at seq 28 \(\d+ s ago\)$/);
   });
 
-  it('detects one edited byte in a middle record’s details', async () => {
-    await append100();
-    const ls = await lines();
-    ls[49] = ls[49]!.replace('"cn":"c50"', '"cn":"c5O"');
-    await writeLines(ls);
-    expect(await verifyAudit(dir)).toMatchObject({
-      ok: false,
-      records: 100,
-      firstBad: { seq: 50, line: 50 },
+  it('signs with SHA-384 for a P-384 CA, and verifies against that certificate only', async () => {
+    const p384 = await makeCa('ecdsa-p384');
+    expect(p384.signer.hash).toBe('sha384');
+    tx(db, () => appendAudit(db, [entry(1)], { signer: p384.signer }));
+    expect((await verifyAudit(db, p384.certPem)).ok).toBe(true);
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: 2,
+      problem: 'a checkpoint whose signature does not verify against the CA certificate',
     });
   });
 
-  it('detects an edited prev field as the record that carries it', async () => {
-    await append100();
-    const ls = await lines();
-    const { prev } = JSON.parse(ls[29]!) as { prev: string };
-    ls[29] = ls[29]!.replace(prev, (prev[0] === '0' ? '1' : '0') + prev.slice(1));
-    await writeLines(ls);
-    expect(await verifyAudit(dir)).toMatchObject({ ok: false, firstBad: { seq: 30, line: 30 } });
+  it('says when a checkpoint is due', () => {
+    const now = new Date('2030-01-01T00:00:00Z');
+    const every = { everyRecords: 100, everyMs: 60_000 };
+    expect(checkpointDue(db, now, every)).toBe(false);
+    tx(db, () => appendAudit(db, [entry(1)], { signer: ca.signer, now }));
+    expect(checkpointDue(db, now, every)).toBe(false);
+    tx(db, () => appendAudit(db, [entry(2)]));
+    expect(checkpointDue(db, now, every)).toBe(false);
+    expect(checkpointDue(db, new Date(now.getTime() + 60_000), every)).toBe(true);
+    tx(db, () =>
+      appendAudit(
+        db,
+        Array.from({ length: 100 }, (_, i) => entry(i)),
+      ),
+    );
+    expect(checkpointDue(db, now, every)).toBe(true);
+  });
+});
+
+describe('verifyAudit against an attacker with write access to the database', () => {
+  beforeEach(() => fill(100)); // seqs 1-110: every 11th is a checkpoint
+
+  it('accepts the untouched log', async () => {
+    expect(await verifyAudit(db, ca.certPem)).toMatchObject({ ok: true, records: 110 });
   });
 
-  it('detects a deleted middle line', async () => {
-    await append100();
-    const ls = await lines();
-    ls.splice(59, 1); // seq 60
-    await writeLines(ls);
-    const v = await verifyAudit(dir);
-    expect(v).toMatchObject({ ok: false, records: 99, firstBad: { seq: 61, line: 60 } });
-    expect(v.firstBad?.problem).toContain('seq 60 is missing');
-  });
-
-  it('detects two swapped lines', async () => {
-    await append100();
-    const ls = await lines();
-    [ls[19], ls[20]] = [ls[20]!, ls[19]!]; // seq 20 and 21
-    await writeLines(ls);
-    const v = await verifyAudit(dir);
-    expect(v).toMatchObject({ ok: false, firstBad: { seq: 21, line: 20 } });
-    expect(v.firstBad?.problem).toContain('out of order');
-  });
-
-  it('names an unparseable record', async () => {
-    await append100();
-    const ls = await lines();
-    ls[69] = ls[69]!.slice(0, -2);
-    await writeLines(ls);
-    expect(await verifyAudit(dir)).toMatchObject({
-      ok: false,
-      firstBad: { seq: 70, line: 70, problem: 'not valid JSON' },
+  it('an edited detail: the stored hash no longer matches', async () => {
+    sql(`UPDATE audit SET details = '{"i":500}' WHERE seq = 50`);
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: 50,
+      problem: 'edited: its content no longer matches its stored hash',
     });
   });
-});
 
-describe('torn trailing line', () => {
-  it('is ignored by readAudit and verifyAudit and removed by the next append', async () => {
-    await append100();
-    const whole = await readFile(auditPath(dir), 'utf8');
-    await appendFile(auditPath(dir), '{"seq":101,"time":"2030-01-0');
-    expect((await readAudit(dir)).length).toBe(100);
-    expect((await readAudit(dir, { limit: 2 })).map((r) => r.seq)).toEqual([99, 100]);
-    expect(await verifyAudit(dir)).toEqual({ ok: true, records: 100 });
-    const [rec] = await appendAudit(dir, [entry(101)]);
-    expect(rec!.seq).toBe(101);
-    const after = await readFile(auditPath(dir), 'utf8');
-    expect(after.startsWith(whole)).toBe(true);
-    expect(after.slice(whole.length)).toBe(`${JSON.stringify(rec)}\n`);
-    expect(await verifyAudit(dir)).toEqual({ ok: true, records: 101 });
+  it('an edit with its hash recomputed: the next link breaks', async () => {
+    const row = db.prepare('SELECT * FROM audit WHERE seq = 50').get() as unknown as AuditRow;
+    const forged = { ...row, details: '{"i":500}' };
+    sql('UPDATE audit SET details = ?, hash = ? WHERE seq = 50', forged.details, hashOf(recordLine(forged)));
+    const v = await verifyAudit(db, ca.certPem);
+    expect(v.firstBad?.seq).toBe(51);
+    expect(v.firstBad?.problem).toMatch(/prev does not match the hash of seq 50/);
+    expect(v.summary).toMatch(/^chain broken at seq 51: /);
   });
 
-  it('a log that is only a torn line starts over at seq 1', async () => {
-    await writeFile(auditPath(dir), '{"seq":1,"ti');
-    const [rec] = await appendAudit(dir, [entry(1)]);
-    expect(rec).toMatchObject({ seq: 1, prev: '0'.repeat(64) });
-    expect(await verifyAudit(dir)).toEqual({ ok: true, records: 1 });
+  it('a consistent rewrite of the whole table: the checkpoint signatures fail', async () => {
+    const all = db.prepare('SELECT * FROM audit ORDER BY seq').all() as unknown as AuditRow[];
+    let prev = '0'.repeat(64);
+    for (const r of all) {
+      const details = r.seq === 5 ? '{"i":"rewritten"}' : r.details;
+      const line = recordLine({ ...r, details, prev });
+      sql(
+        'UPDATE audit SET details = ?, prev = ?, hash = ? WHERE seq = ?',
+        details,
+        prev,
+        hashOf(line),
+        r.seq,
+      );
+      prev = hashOf(line);
+    }
+    sql('UPDATE audit_head SET hash = ?', prev);
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: 11,
+      problem: 'a checkpoint that does not cover the record before it (seq 10)',
+    });
   });
-});
 
-describe('concurrent appenders', () => {
-  it('two processes appending 50 each under withStateLock give 100 records and an intact chain', async () => {
-    const fixture = path.join(__dirname, 'append.fixture.ts');
-    const a = startFixture(fixture, [dir, '50', 'a']);
-    const b = startFixture(fixture, [dir, '50', 'b']);
-    expect([await a.exited, await b.exited]).toEqual([0, 0]);
-    expect(await verifyAudit(dir)).toEqual({ ok: true, records: 100 });
-    const recs = await readAudit(dir);
-    expect(recs.filter((r) => r.actor.kind === 'operator' && r.actor.name === 'a').length).toBe(50);
-    expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  it('a deleted middle record: a gap', async () => {
+    sql('DELETE FROM audit WHERE seq BETWEEN 41 AND 57');
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: 41,
+      problem: 'seqs 41-57 are missing',
+    });
+  });
+
+  it('a cut tail: the head remembers, and the next append keeps the gap visible', async () => {
+    sql('DELETE FROM audit WHERE seq > 100');
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: 101,
+      problem: 'records after seq 100 were removed: the head says seq 110',
+    });
+    const [next] = tx(db, () => appendAudit(db, [entry(999)]));
+    expect(next).toMatchObject({ seq: 111 });
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: 101,
+      problem: 'seqs 101-110 are missing',
+    });
+  });
+
+  it('a cut tail with the head deleted too: appends refuse to start over', async () => {
+    sql('DELETE FROM audit WHERE seq > 100');
+    sql('DELETE FROM audit_head');
+    expect(() => tx(db, () => appendAudit(db, [entry(1)]))).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_STATE' }),
+    );
+    expect((await verifyAudit(db, ca.certPem)).firstBad?.problem).toMatch(/head is missing/);
+  });
+
+  it('an edit of the newest record is caught by its stored hash', async () => {
+    sql(`UPDATE audit SET details = '{}' WHERE seq = 110`);
+    expect((await verifyAudit(db, ca.certPem)).firstBad?.seq).toBe(110);
+  });
+
+  it('rows slipped in past the head', async () => {
+    const r = db.prepare('SELECT * FROM audit WHERE seq = 110').get() as unknown as AuditRow;
+    const extra = { ...r, seq: 111, details: '{}', prev: r.hash };
+    sql(
+      'INSERT INTO audit (seq,time,type,actor_kind,actor,actor_serial,cn,serial,details,prev,hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+      ...[
+        111,
+        extra.time,
+        extra.type,
+        extra.actor_kind,
+        extra.actor,
+        extra.actor_serial ?? '',
+        extra.cn ?? '',
+        extra.serial ?? '',
+        '{}',
+        r.hash,
+        'x',
+      ],
+    );
+    expect((await verifyAudit(db, ca.certPem)).firstBad?.problem).toMatch(/past the audit head/);
+    expect(() => tx(db, () => appendAudit(db, [entry(1)]))).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_STATE' }),
+    );
+  });
+
+  it('every checkpoint deleted: gaps; renumbered and rehashed without them: no signed checkpoint', async () => {
+    sql(`DELETE FROM audit WHERE type = 'audit.checkpoint'`);
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({ seq: 11, problem: 'seq 11 is missing' });
+
+    const all = db.prepare('SELECT * FROM audit ORDER BY seq').all() as unknown as AuditRow[];
+    sql('DELETE FROM audit');
+    let prev = '0'.repeat(64);
+    const ins = db.prepare(
+      'INSERT INTO audit (seq,time,type,actor_kind,actor,actor_serial,cn,serial,details,prev,hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+    );
+    all.forEach((r, i) => {
+      const h = hashOf(recordLine({ ...r, seq: i + 1, prev }));
+      ins.run(
+        i + 1,
+        r.time,
+        r.type,
+        r.actor_kind,
+        r.actor,
+        r.actor_serial,
+        r.cn,
+        r.serial,
+        r.details,
+        prev,
+        h,
+      );
+      prev = h;
+    });
+    sql('UPDATE audit_head SET seq = ?, hash = ?', all.length, prev);
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: null,
+      problem: 'no signed checkpoint: the log cannot be told apart from a rewrite',
+    });
+  });
+
+  it('a checkpoint forged with another key', async () => {
+    const [last] = tx(db, () => appendAudit(db, [entry(111)]));
+    const signedAt = new Date().toISOString();
+    const sig = other.signer.sign(Buffer.from(checkpointText(111, last!.hash, signedAt))).toString('base64');
+    const forged = {
+      seq: 112,
+      time: signedAt,
+      type: 'audit.checkpoint',
+      actor_kind: 'system',
+      actor: '',
+      actor_serial: null,
+      cn: null,
+      serial: null,
+      details: JSON.stringify({ covers: { seq: 111, hash: last!.hash }, signedAt, sig }),
+      prev: last!.hash,
+    };
+    const h = hashOf(recordLine(forged));
+    sql(
+      'INSERT INTO audit (seq,time,type,actor_kind,actor,cn,serial,details,prev,hash) VALUES (?,?,?,?,?,NULL,NULL,?,?,?)',
+      ...[112, forged.time, forged.type, 'system', '', forged.details, forged.prev, h],
+    );
+    sql('UPDATE audit_head SET seq = 112, hash = ?', h);
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: 112,
+      problem: 'a checkpoint whose signature does not verify against the CA certificate',
+    });
+    // Nor can a caller append one through the API.
+    expect(() =>
+      tx(db, () => appendAudit(db, [{ type: 'audit.checkpoint', actor: { kind: 'system' }, details: {} }])),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it('refuses to sign a checkpoint over a tampered segment', async () => {
+    tx(db, () => appendAudit(db, [entry(111), entry(112)])); // gateway records, not yet signed
+    sql(`UPDATE audit SET details = '{"i":"x"}' WHERE seq = 111`);
+    const [, refused] = tx(db, () => appendAudit(db, [entry(1)], { signer: ca.signer }));
+    expect(refused).toMatchObject({
+      seq: 114,
+      type: 'audit.checkpoint.refused',
+      details: {
+        covers: { seq: 113 },
+        firstBad: { seq: 111, problem: 'edited: its content no longer matches its stored hash' },
+      },
+    });
+    expect(refused!.details).not.toHaveProperty('sig');
+    expect(checkpointDue(db, new Date(), { everyRecords: 1, everyMs: 60_000 })).toBe(false);
+    expect((await verifyAudit(db, ca.certPem)).firstBad?.seq).toBe(111);
+    // A checkpoint after the cut is refused too: the gap is in its segment.
+    sql('DELETE FROM audit WHERE seq = 111');
+    const [cp] = tx(db, () => appendAudit(db, [], { signer: ca.signer }));
+    expect(cp).toMatchObject({ type: 'audit.checkpoint.refused', details: { firstBad: { seq: 111 } } });
   });
 });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConsoleError } from '../errors';
 import { atomicWriteFile } from '../store';
 import { pemToDer } from '../pki';
@@ -18,11 +18,18 @@ import {
   formatDuration,
 } from '../../shared/validation';
 import { runServe, serveCommandOptions } from './serve';
+import { auditFilterSchema } from '../../shared/contract';
 
-export type Values = Record<string, string | boolean | undefined>;
+const isoDateSchema = z.iso
+  .datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2026-01-31T00:00:00Z' })
+  .or(z.iso.date());
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
 
 export interface CommandContext {
   readonly values: Values;
+  /** The sub-command word, for commands that have them (`audit archive`). */
+  readonly sub?: string;
   readonly service: ConsoleService;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
@@ -37,7 +44,9 @@ export function parseFlag<T extends z.ZodType>(flag: string, schema: T, value: u
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw usageError(`--${flag}: ${issue?.message ?? 'invalid value'}`);
+    // An object of several flags (the audit filter) names the flag that failed.
+    const name = typeof issue?.path[0] === 'string' ? issue.path[0] : flag;
+    throw usageError(`--${name}: ${issue?.message ?? 'invalid value'}`);
   }
   return result.data;
 }
@@ -147,9 +156,14 @@ export const COMMANDS: readonly Command[] = [
         out(JSON.stringify(rest, null, 2));
         return;
       }
+      const validMs = Date.parse(result.notAfter) - Date.parse(result.notBefore);
+      // The CA never signs past its own expiry: say when the certificate really ends.
+      const clamped = validMs < durationMs - 60_000;
       out(
         [
-          `issued ${result.name} (serial ${result.serial}), valid for ${formatDuration(durationMs)} until ${result.notAfter}`,
+          clamped
+            ? `issued ${result.name} (serial ${result.serial}), valid until ${result.notAfter}: clamped to the CA's expiry (${formatDuration(durationMs)} was asked)`
+            : `issued ${result.name} (serial ${result.serial}), valid for ${formatDuration(durationMs)} until ${result.notAfter}`,
           ...Object.values(result.files).map((f) => `  wrote ${f}`),
           `try: ${result.curl}`,
         ].join('\n'),
@@ -248,32 +262,108 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'audit',
-    summary: 'show the audit log, or check its hash chain',
+    summary: 'show, filter, export, verify or archive the audit log',
+    subcommands: ['archive'],
     options: {
-      limit: { type: 'string', value: 'N', description: 'only the last N records' },
+      type: { type: 'string', value: 'PREFIX', description: 'records whose type starts with PREFIX' },
+      cn: { type: 'string', value: 'NAME', description: 'records about this client name' },
+      serial: { type: 'string', value: 'HEX', description: 'records about this serial' },
+      actor: { type: 'string', value: 'NAME', description: 'records by this operator' },
+      from: { type: 'string', value: 'TIME', description: 'records at or after TIME (ISO 8601)' },
+      to: { type: 'string', value: 'TIME', description: 'records at or before TIME (ISO 8601)' },
+      text: { type: 'string', value: 'TEXT', description: 'records mentioning TEXT anywhere' },
+      limit: { type: 'string', value: 'N', description: 'the newest N matching records (default 100)' },
+      out: {
+        type: 'string',
+        value: 'FILE',
+        description:
+          'stream every matching record to FILE (JSON Lines; .csv for CSV); with `archive`: the archive file',
+      },
       verify: {
         type: 'boolean',
-        description: 'check the hash chain; non-zero exit naming the first bad record',
+        description: 'check the hash chain and its signed checkpoints; non-zero exit naming what is wrong',
       },
+      archive: {
+        type: 'string',
+        value: 'FILE',
+        multiple: true,
+        description: 'with --verify: also check these archives (repeat the flag)',
+      },
+      before: { type: 'string', value: 'DATE', description: 'with `archive`: move records older than DATE' },
+      json,
+    },
+    async run({ values, sub, service, out, err }) {
+      if (sub === 'archive') {
+        const before = parseFlag('before', isoDateSchema, requireStr(values, 'before'));
+        const file = path.resolve(requireStr(values, 'out'));
+        const result = await service.auditArchive(new Date(before), file);
+        if (values.json) out(JSON.stringify(result ?? { records: 0 }, null, 2));
+        else if (!result) err(`no audit records older than ${before}; nothing archived`);
+        else out(`archived ${result.records} records to ${result.file}`);
+        return;
+      }
+      if (values.verify) {
+        const archives = Array.isArray(values.archive) ? values.archive.map((a) => path.resolve(a)) : [];
+        const result = await service.auditVerify({ archives });
+        if (values.json) out(JSON.stringify(result, null, 2));
+        if (!result.ok)
+          throw new ConsoleError('CORRUPT_STATE', `audit verification failed: ${result.summary}`);
+        if (!values.json) out(result.summary);
+        return;
+      }
+      const filter = parseFlag('filter', auditFilterSchema, {
+        ...(str(values, 'type') !== undefined ? { type: str(values, 'type') } : {}),
+        ...(str(values, 'cn') !== undefined ? { cn: str(values, 'cn') } : {}),
+        ...(str(values, 'serial') !== undefined ? { serial: str(values, 'serial') } : {}),
+        ...(str(values, 'actor') !== undefined ? { actor: str(values, 'actor') } : {}),
+        ...(str(values, 'from') !== undefined ? { from: str(values, 'from') } : {}),
+        ...(str(values, 'to') !== undefined ? { to: str(values, 'to') } : {}),
+        ...(str(values, 'text') !== undefined ? { text: str(values, 'text') } : {}),
+      });
+      const file = str(values, 'out');
+      if (file !== undefined) {
+        const target = path.resolve(file);
+        const r = await service.auditExportTo(target, target.endsWith('.csv') ? 'csv' : 'jsonl', filter);
+        err(`exported ${r.records} records to ${r.path}`);
+        return;
+      }
+      const limit = positiveInt('limit', str(values, 'limit'), 1000) ?? 100;
+      const page = await service.auditQuery({ filter, limit });
+      // Oldest first on a terminal, like a log; --json gives the page as the API does.
+      out(values.json ? JSON.stringify(page, null, 2) : formatAudit([...page.records].reverse()));
+    },
+  },
+  {
+    name: 'audit-settings',
+    summary: 'show or change audit retention and what the gateway does when records cannot be written',
+    options: {
+      'retention-days': {
+        type: 'string',
+        value: 'N',
+        description: 'archive records older than N days automatically (0: keep all; default 30)',
+      },
+      'fail-open': { type: 'boolean', description: 'keep proxying when records cannot be written' },
+      'fail-closed': { type: 'boolean', description: 'stop taking requests until they can (the default)' },
       json,
     },
     async run({ values, service, out }) {
-      if (values.verify) {
-        const result = await service.auditVerify();
-        if (values.json) out(JSON.stringify(result, null, 2));
-        if (!result.ok) {
-          const bad = result.firstBad;
-          throw new ConsoleError(
-            'CORRUPT_STATE',
-            `audit chain broken at line ${bad?.line ?? '?'} (seq ${bad?.seq ?? '?'}): ${bad?.problem ?? 'unknown'}`,
-          );
-        }
-        if (!values.json) out(`audit chain intact: ${result.records} records`);
-        return;
-      }
-      const limit = positiveInt('limit', str(values, 'limit'), 1_000_000);
-      const records = await service.auditQuery(limit === undefined ? {} : { limit });
-      out(values.json ? JSON.stringify(records, null, 2) : formatAudit(records));
+      if (values['fail-open'] && values['fail-closed'])
+        throw usageError('choose --fail-open or --fail-closed');
+      const days = str(values, 'retention-days');
+      if (days !== undefined && !/^\d+$/.test(days))
+        throw usageError('--retention-days: a whole number of days');
+      const change = {
+        ...(days !== undefined ? { retentionDays: Number(days) } : {}),
+        ...(values['fail-open'] ? { failOpen: true } : {}),
+        ...(values['fail-closed'] ? { failOpen: false } : {}),
+      };
+      const settings =
+        Object.keys(change).length > 0 ? await service.configureAudit(change) : await service.auditSettings();
+      out(
+        values.json
+          ? JSON.stringify(settings, null, 2)
+          : `retention: ${settings.retentionDays === 0 ? 'keep everything' : `${settings.retentionDays} days`}; gateway records: ${settings.failOpen ? 'fail-open' : 'fail-closed'}`,
+      );
     },
   },
   {

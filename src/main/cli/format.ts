@@ -37,6 +37,9 @@ export function formatStatus(s: StatusInfo): string {
       : []),
     `gateway:    listen ${g.listen} → ${g.upstream}, max ${g.maxConnections} connections`,
     `vault:      ${s.vault.backend ?? 'none'}`,
+    s.auditWrites.ok
+      ? `audit:      gateway records ${s.auditWrites.failOpen ? 'fail-open' : 'fail-closed'}`
+      : `audit:      FAILING: ${s.auditWrites.message ?? 'records cannot be written'}`,
   ].join('\n');
 }
 
@@ -50,7 +53,8 @@ export function formatAudit(records: readonly AuditRecord[]): string {
           : r.actor.kind === 'client'
             ? `${r.actor.cn} (${r.actor.serial})`
             : 'system';
-      return `${String(r.seq).padStart(6)}  ${r.time}  ${r.type.padEnd(28)} ${who}  ${JSON.stringify(r.details)}`;
+      const about = r.actor.kind !== 'client' && r.cn ? `  ${r.cn}${r.serial ? ` (${r.serial})` : ''}` : '';
+      return `${String(r.seq).padStart(6)}  ${r.time}  ${r.type.padEnd(28)} ${who}${about}  ${JSON.stringify(r.details)}`;
     })
     .join('\n');
 }

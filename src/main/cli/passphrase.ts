@@ -30,8 +30,17 @@ export function passphraseSource(opts: { file?: string; confirm: boolean }): () 
 export async function readSecretFile(file: string, what: string): Promise<string> {
   let text: string;
   try {
+    const st = await fs.stat(file);
+    // As ssh does with keys: a secret others can read is no secret, so refuse rather than use it.
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new ConsoleError(
+        'INVALID_INPUT',
+        `${what} ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
+      );
+    }
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
+    if (e instanceof ConsoleError) throw e;
     throw new ConsoleError(
       'INVALID_INPUT',
       `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`,

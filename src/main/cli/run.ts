@@ -33,17 +33,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (!command) throw usageError(`unknown command "${name}"; run \`mtls-console --help\``);
     const rest = [...argv.slice(0, commandIndex), ...argv.slice(commandIndex + 1)];
     let values: Values;
+    let positionals: string[] = [];
     try {
       const options = Object.fromEntries(
         Object.entries({ ...command.options, ...GLOBAL_OPTIONS }).map(([n, o]) => [
           n,
-          o.short ? { type: o.type, short: o.short } : { type: o.type },
+          { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
         ]),
       );
-      values = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Values;
+      const parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
+      values = parsed.values as Values;
+      positionals = parsed.positionals;
     } catch (e) {
       throw usageError(`${command.name}: ${(e as Error).message.split('\n')[0]}`);
     }
+    const [sub, ...extra] = positionals;
+    if (sub !== undefined && !command.subcommands?.includes(sub)) {
+      throw usageError(`${command.name}: unexpected argument "${sub}"`);
+    }
+    if (extra.length > 0) throw usageError(`${command.name}: unexpected argument "${extra[0]}"`);
     if (values.help) {
       io.out(commandHelp(command).trimEnd());
       return 0;
@@ -63,7 +71,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         }),
       }),
     });
-    await command.run({ values, service, out: io.out, err: io.err });
+    await command.run({ values, ...(sub !== undefined ? { sub } : {}), service, out: io.out, err: io.err });
     return 0;
   } catch (e) {
     if (isConsoleError(e)) {

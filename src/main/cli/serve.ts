@@ -71,7 +71,7 @@ export async function runServe({ values, service, out, err }: CommandContext): P
     out(
       `serving mTLS on ${listen} → ${config.upstream} (max ${config.maxConnections} connections); Ctrl-C to stop`,
     );
-    const stopUpkeep = service.startCrlUpkeep((message) => err(`mtls-console: ${message}`));
+    const stopUpkeep = service.startUpkeep((message) => err(`mtls-console: ${message}`));
     await service.gatewayStopped();
     stopUpkeep();
     out('gateway stopped');

@@ -5,12 +5,21 @@ export function usageError(message: string): ConsoleError {
   return new ConsoleError('INVALID_INPUT', message);
 }
 
-export type OptionSpec = { type: 'string' | 'boolean'; short?: string; description: string; value?: string };
+export type OptionSpec = {
+  type: 'string' | 'boolean';
+  short?: string;
+  description: string;
+  value?: string;
+  /** May be given more than once (collected into a list). */
+  multiple?: boolean;
+};
 
 export interface CommandSpec {
   readonly name: string;
   readonly summary: string;
   readonly options: Readonly<Record<string, OptionSpec>>;
+  /** Sub-commands taken as a first positional word (e.g. `audit archive`). */
+  readonly subcommands?: readonly string[];
 }
 
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -28,7 +37,8 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 };
 
 export function commandHelp(spec: CommandSpec): string {
-  const lines = [`Usage: mtls-console ${spec.name} [options]`, '', spec.summary, '', 'Options:'];
+  const sub = spec.subcommands ? ` [${spec.subcommands.join('|')}]` : '';
+  const lines = [`Usage: mtls-console ${spec.name}${sub} [options]`, '', spec.summary, '', 'Options:'];
   const all = { ...spec.options, ...GLOBAL_OPTIONS };
   for (const [name, opt] of Object.entries(all)) {
     const flag = `--${name}${opt.value ? ` ${opt.value}` : ''}`;

@@ -76,7 +76,7 @@ async function start(): Promise<void> {
   });
 
   // The published CRL is re-signed before it runs out while the app is open (nginx refuses an expired one).
-  service.startCrlUpkeep((message) => console.error(`mtls-console: ${message}`));
+  service.startUpkeep((message) => console.error(`mtls-console: ${message}`));
 
   const dispatcher = createIpcDispatcher({
     handle: (call, input) => service.handle(call, input),

@@ -121,6 +121,10 @@ function main(): void {
         out.send({ type: 'killed', ref: msg.ref, count });
         return;
       }
+      case 'hold':
+        if (!gateway) return out.log('warn', 'hold before start ignored');
+        gateway.hold(msg.on ? (msg.reason ?? 'audit records cannot be written') : null);
+        return;
       case 'stop':
         if (!gateway) return void exit(0);
         void gateway.stop(msg.graceMs).then(() => exit(0));

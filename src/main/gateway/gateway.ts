@@ -57,6 +57,8 @@ export class Gateway {
   private publishedVersion = -1;
   private lastPublish = 0;
   private stopping = false;
+  /** Why the gateway takes no requests now (fail-closed audit), or null. */
+  private held: string | null = null;
   private drained: (() => void) | undefined;
 
   constructor(
@@ -84,6 +86,8 @@ export class Gateway {
         upstreamError: (conn, info) => this.onUpstreamError(conn, info),
         idle: (conn) => this.onConnIdle(conn),
         draining: () => this.stopping,
+        held: () => this.held,
+        requestHeld: (conn, rec) => this.audit(T.requestHeld, clientActor(conn), { id: conn.id, ...rec }),
       },
     );
     this.proxy.server.on('clientError', (err: Error, socket) => {
@@ -125,6 +129,16 @@ export class Gateway {
       }
     }
     return closed;
+  }
+
+  /** Fail-closed: with a reason, refuse new connections and answer 503 to requests; null lifts it. */
+  hold(reason: string | null): void {
+    if (reason === this.held) return;
+    this.held = reason;
+    this.sink.log(
+      reason ? 'error' : 'info',
+      reason ? `taking no requests: ${reason}` : 'taking requests again',
+    );
   }
 
   kill(target: { id: string } | { serial: string }): number {
@@ -171,6 +185,11 @@ export class Gateway {
     socket.on('error', () => socket.destroy());
     if (this.stopping) {
       this.refused('shutting_down', remote, undefined);
+      socket.destroy();
+      return;
+    }
+    if (this.held !== null) {
+      this.refused('audit_unavailable', remote, undefined);
       socket.destroy();
       return;
     }

@@ -85,7 +85,18 @@ export const stopMessageSchema = z.object({
   graceMs: z.number().int().min(0).max(600_000),
 });
 
+/**
+ * Fail-closed audit: while the parent cannot write the gateway's records (a full disk), the gateway
+ * takes no new connections and answers requests 503 without dispatching them.
+ */
+export const holdMessageSchema = z.object({
+  type: z.literal('hold'),
+  on: z.boolean(),
+  reason: z.string().max(500).optional(),
+});
+
 export const parentToGatewaySchema = z.union([
+  holdMessageSchema,
   startMessageSchema,
   tlsMessageSchema,
   revocationsMessageSchema,
@@ -97,6 +108,7 @@ export type TlsMessage = z.infer<typeof tlsMessageSchema>;
 export type RevocationsMessage = z.infer<typeof revocationsMessageSchema>;
 export type KillMessage = z.infer<typeof killMessageSchema>;
 export type StopMessage = z.infer<typeof stopMessageSchema>;
+export type HoldMessage = z.infer<typeof holdMessageSchema>;
 export type ParentToGateway = z.infer<typeof parentToGatewaySchema>;
 
 // ── gateway → parent ─────────────────────────────────────────────────────────────
@@ -153,6 +165,8 @@ export const GATEWAY_AUDIT_TYPES = {
   refusedSuppressed: 'gateway.connection.refused.suppressed',
   closed: 'gateway.connection.closed',
   request: 'gateway.request',
+  /** A request answered 503 without reaching the upstream, because audit records could not be written. */
+  requestHeld: 'gateway.request.held',
   upstreamError: 'gateway.upstream.error',
   crashed: 'gateway.crashed',
 } as const;
@@ -171,6 +185,7 @@ export const REFUSAL_REASONS = [
   'limit_reached',
   'handshake_timeout',
   'shutting_down',
+  'audit_unavailable',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

@@ -125,6 +125,10 @@ export interface ProxyHooks<C extends ProxyConnection> {
   idle(conn: C): void;
   /** True once the gateway is stopping: responses then carry `Connection: close`. */
   draining(): boolean;
+  /** Why requests are not dispatched now (audit records cannot be written), or null. */
+  held(): string | null;
+  /** A request answered 503 because of held(); it never reached the upstream. */
+  requestHeld(conn: C, record: RequestRecord): void;
 }
 
 export interface ProxyTarget {
@@ -213,6 +217,27 @@ export class ReverseProxy<C extends ProxyConnection> {
     let bytesOut = 0;
     let abortUpstream: ((err: Error) => void) | null = null;
     if (this.hooks.draining()) res.shouldKeepAlive = false;
+
+    const held = this.hooks.held();
+    if (held !== null) {
+      const body = 'service unavailable: the gateway cannot write its audit records\n';
+      res.shouldKeepAlive = false;
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
+      res.end(body);
+      req.resume();
+      conn.inFlight--;
+      this.hooks.requestHeld(conn, {
+        method,
+        path,
+        status: 503,
+        bytesIn: 0,
+        bytesOut: body.length,
+        ms: Math.round(performance.now() - started),
+        upgrade: false,
+      });
+      this.hooks.idle(conn);
+      return;
+    }
 
     const withBody = hasBody(req);
     // Most API calls (GET, HEAD, DELETE) carry no body: then there is no stream to relay at all.

@@ -96,6 +96,8 @@ export class GatewaySupervisor {
   private generation = 0;
   private spec: Spec | undefined;
   private revoked: string[] = [];
+  /** Fail-closed audit: why the gateway must take no requests, kept across restarts. */
+  private holdReason: string | null = null;
   private conns: ConnectionInfo[] = [];
   private lines: string[] = [];
   private failure: string | undefined;
@@ -236,6 +238,12 @@ export class GatewaySupervisor {
     this.child?.send({ type: 'revocations', serials: this.revoked });
   }
 
+  /** Fail-closed audit: with a reason the gateway refuses new connections and answers 503; null lifts it. */
+  hold(reason: string | null): void {
+    this.holdReason = reason;
+    this.child?.send(reason === null ? { type: 'hold', on: false } : { type: 'hold', on: true, reason });
+  }
+
   /** Closes live connections by id or by serial; resolves with how many were closed (0 when not running). */
   kill(target: { id: string } | { serial: string }): Promise<number> {
     const child = this.child;
@@ -286,6 +294,7 @@ export class GatewaySupervisor {
       config: spec.config,
       options: spec.options,
     });
+    if (this.holdReason !== null) child.send({ type: 'hold', on: true, reason: this.holdReason });
     this.readyTimer = setTimeout(() => {
       if (gen !== this.generation) return;
       this.failure = `gateway did not become ready within ${this.opts.readyTimeoutMs} ms`;

@@ -1,7 +1,7 @@
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConsoleError } from '../errors';
-import { atomicWriteFile } from '../store';
 import { privateKeyPem } from '../pki';
 
 /** A client bundle: NAME.crt, NAME.key (0600), ca.crt and, with a password, NAME.p12 (DESIGN.md §1). */
@@ -13,8 +13,21 @@ export interface BundleTargets {
   readonly p12?: string;
 }
 
-export function bundleTargets(outDir: string, name: string, withP12: boolean): BundleTargets {
-  const dir = path.resolve(outDir);
+/**
+ * Where a bundle goes. Symlinks are resolved first (on the nearest existing ancestor, as the folder may
+ * not exist yet): a plain key must never land in the state dir, which holds sealed keys only.
+ */
+export async function bundleTargets(
+  outDir: string,
+  name: string,
+  withP12: boolean,
+  stateDir: string,
+): Promise<BundleTargets> {
+  const dir = await realPathOfFuture(path.resolve(outDir));
+  const state = await realPathOfFuture(path.resolve(stateDir));
+  if (dir === state || dir.startsWith(state + path.sep) || state.startsWith(dir + path.sep)) {
+    throw new ConsoleError('INVALID_INPUT', `export the bundle outside the state dir ${state}`);
+  }
   // The name was validated against [A-Za-z0-9._@-]; basename is a second guard against path tricks.
   const base = path.basename(name);
   return {
@@ -24,6 +37,21 @@ export function bundleTargets(outDir: string, name: string, withP12: boolean): B
     ca: path.join(dir, 'ca.crt'),
     ...(withP12 ? { p12: path.join(dir, `${base}.p12`) } : {}),
   };
+}
+
+async function realPathOfFuture(p: string): Promise<string> {
+  const missing: string[] = [];
+  let cur = p;
+  for (;;) {
+    try {
+      return path.join(await fs.realpath(cur), ...missing.reverse());
+    } catch (e) {
+      const parent = path.dirname(cur);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === cur) throw ioError(p, e);
+      missing.push(path.basename(cur));
+      cur = parent;
+    }
+  }
 }
 
 /** Refuses when a file would be overwritten (unless forced); an identical ca.crt is not a conflict. */
@@ -54,30 +82,138 @@ export interface BundleContent {
   readonly caCertPem: string;
   /** The password-protected PKCS#12, already built. */
   readonly p12?: Buffer;
-  readonly force: boolean;
 }
 
-export async function writeBundle(targets: BundleTargets, content: BundleContent): Promise<void> {
-  await fs.mkdir(targets.dir, { recursive: true, mode: 0o700 });
-  const write = async (file: string, data: string | Buffer, mode: number) => {
-    if (content.force) return atomicWriteFile(file, data, mode);
-    // 'wx' fails if another process created the file since the check: still no overwrite.
-    const handle = await fs.open(file, 'wx', mode).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST')
-        throw new ConsoleError('ALREADY_EXISTS', `refusing to overwrite ${file} (use --force)`);
-      throw new ConsoleError('IO', `cannot write ${file}: ${e.message}`);
-    });
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
+/** A file written in full under a temporary name beside its final one. */
+export interface StagedFile {
+  readonly staged: string;
+  readonly final: string;
+  readonly sha256: string;
+}
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Writes every file of the bundle under a temporary name (fsynced, final mode), so that after the
+ * certificate is committed only renames remain. On failure nothing is left behind.
+ */
+export async function stageBundle(targets: BundleTargets, content: BundleContent): Promise<StagedFile[]> {
+  await fs.mkdir(targets.dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+    throw ioError(targets.dir, e);
+  });
+  const files: [string, string | Buffer, number][] = [
+    [targets.key, privateKeyPem(content.keyDer), 0o600],
+    [targets.cert, content.certPem, 0o644],
+    [targets.ca, content.caCertPem, 0o644],
+  ];
+  if (targets.p12 && content.p12) files.push([targets.p12, content.p12, 0o600]);
+  const staged: StagedFile[] = [];
+  try {
+    for (const [final, data, mode] of files) {
+      const tmp = path.join(
+        path.dirname(final),
+        `.${path.basename(final)}.staged-${process.pid}-${randomBytes(4).toString('hex')}`,
+      );
+      staged.push({ staged: tmp, final, sha256: sha256(data) });
+      await writeNew(tmp, data, mode, final);
     }
-  };
-  await write(targets.key, privateKeyPem(content.keyDer), 0o600);
-  await write(targets.cert, content.certPem, 0o644);
-  if (!(await exists(targets.ca)) || content.force) await write(targets.ca, content.caCertPem, 0o644);
-  if (targets.p12 && content.p12) await write(targets.p12, content.p12, 0o600);
+    return staged;
+  } catch (e) {
+    await discardStaged(staged);
+    throw e;
+  }
+}
+
+async function writeNew(file: string, data: string | Buffer, mode: number, shownAs: string): Promise<void> {
+  let handle: fs.FileHandle | null = null;
+  try {
+    // 'wx' never follows a symlink planted at the name, and never shares a file with another writer.
+    handle = await fs.open(file, 'wx', mode);
+    await handle.writeFile(data);
+    await handle.sync();
+    if (process.platform !== 'win32') await handle.chmod(mode);
+  } catch (e) {
+    await handle?.close().catch(() => undefined);
+    handle = null;
+    await fs.unlink(file).catch(() => undefined);
+    throw ioError(shownAs, e);
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Moves staged files to their names. Without `force` an existing file is never replaced (link fails
+ * on EEXIST); an identical ca.crt is left as it is. On failure, the files this call placed are removed
+ * again and the error names the file.
+ */
+export async function placeBundle(staged: readonly StagedFile[], force: boolean): Promise<void> {
+  const placed: StagedFile[] = [];
+  try {
+    for (const f of staged) {
+      if (force) {
+        await fs.rename(f.staged, f.final);
+      } else {
+        try {
+          await fs.link(f.staged, f.final);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (
+            code === 'EEXIST' &&
+            path.basename(f.final) === 'ca.crt' &&
+            (await hashOf(f.final)) === f.sha256
+          ) {
+            await fs.unlink(f.staged);
+            continue;
+          }
+          if (code === 'EEXIST') {
+            throw new ConsoleError('ALREADY_EXISTS', `refusing to overwrite ${f.final} (use --force)`);
+          }
+          throw e;
+        }
+        await fs.unlink(f.staged);
+      }
+      placed.push(f);
+    }
+    const dir = staged[0] ? path.dirname(staged[0].final) : null;
+    if (dir) await fsyncDir(dir);
+  } catch (e) {
+    await removeIfOurs(placed);
+    await discardStaged(staged);
+    throw e instanceof ConsoleError ? e : ioError(staged[placed.length]?.final ?? 'bundle', e);
+  }
+}
+
+/** Removes staged files that are still there. */
+export async function discardStaged(staged: readonly StagedFile[]): Promise<void> {
+  for (const f of staged) await fs.unlink(f.staged).catch(() => undefined);
+}
+
+/** Removes final files only where they still hold what we wrote (never someone else's file). */
+export async function removeIfOurs(files: readonly StagedFile[]): Promise<void> {
+  for (const f of files) {
+    if ((await hashOf(f.final)) === f.sha256) await fs.unlink(f.final).catch(() => undefined);
+  }
+}
+
+/** Whether every file of a bundle is in place with the content that was staged. */
+export async function bundleComplete(files: readonly StagedFile[]): Promise<boolean> {
+  for (const f of files) if ((await hashOf(f.final)) !== f.sha256) return false;
+  return true;
+}
+
+async function hashOf(file: string): Promise<string | null> {
+  return fs.readFile(file).then(sha256, () => null);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const h = await fs.open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
 }
 
 export function curlLine(
@@ -92,8 +228,15 @@ export function curlLine(
 }
 
 async function exists(file: string): Promise<boolean> {
-  return fs
-    .access(file)
-    .then(() => true)
-    .catch(() => false);
+  return fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+function ioError(file: string, e: unknown): ConsoleError {
+  if (e instanceof ConsoleError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const why = err.code === 'ENOSPC' ? 'disk full' : (err.code ?? err.message ?? String(e));
+  return new ConsoleError('IO', `cannot write ${file}: ${why}`);
 }

@@ -1,13 +1,12 @@
 import os from 'node:os';
-import path from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import { ConsoleError } from '../errors';
-import { atomicWriteFile, ensureStateDir, withStateLock } from '../store';
-import { appendAudit, type AuditEntryInput } from '../audit';
+import { appendAudit, type AuditEntryInput, type AuditSigner } from '../audit';
+import { StateDb } from '../db';
 import {
   buildCrl,
   buildPkcs12,
   createCa,
-  crlDerToPem,
   exportPrivateKeyPkcs8Der,
   importPrivateKey,
   issueClientCert,
@@ -16,32 +15,54 @@ import {
   summarizeCert,
   type Algorithm,
 } from '../pki';
-import type { StatePaths } from './paths';
+import { isProcessDead, selfIdentity } from '../store/proc';
 import type { VaultResolver } from './vaults';
-import type { Meta, Registry, RegistryEntry, Revocations } from './state-schemas';
 import {
-  readCaCertPem,
+  certExists,
+  deletePendingBundle,
+  insertCa,
+  insertCert,
+  insertMeta,
+  insertPendingBundle,
+  insertRevocation,
+  insertServer,
+  readCa,
+  readCert,
+  readCrlNumber,
+  readCurrentServer,
   readGatewayConfig,
   readMeta,
-  readRegistry,
+  readPendingBundles,
   readRevocations,
-  readSealed,
-  readServerFile,
-  requireMeta,
+  writeCrl,
+  writeSetting,
+  type CertRow,
+  type Meta,
 } from './state';
-import { writeBundle, checkBundleTargets, bundleTargets, curlLine } from './bundle';
+import {
+  bundleComplete,
+  bundleTargets,
+  checkBundleTargets,
+  curlLine,
+  discardStaged,
+  placeBundle,
+  removeIfOurs,
+  stageBundle,
+} from './bundle';
+import { caAuditSigner } from './signer';
 import { DAY_MS, type RevocationReason } from '../../shared/validation';
 import type { GatewayConfig, IssueResult, RevokeResult, VaultBackend } from '../../shared/model';
 import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
-import type { Vault } from '../vault';
 
-/** The CA operations on a state dir. Each takes the state lock, so the app, the CLI and `serve` can share it. */
+/** The CA operations on a state dir: each is one database transaction with its audit records. */
 export interface OpContext {
-  readonly paths: StatePaths;
+  readonly stateDir: string;
   readonly vaults: VaultResolver;
   /** Who acts, for the audit log. */
   readonly operator: string;
   readonly now: () => Date;
+  /** The state dir's database, opened on first use; NOT_INITIALIZED when there is none. */
+  readonly state: () => StateDb;
 }
 
 export function defaultOperator(): string {
@@ -67,79 +88,106 @@ const CA_DAYS = 3650;
  * `crl --refresh` or a running `serve` or app (ConsoleService.startCrlUpkeep) republishes it before it runs out.
  */
 export const CRL_VALIDITY_MS = 7 * DAY_MS;
+/** A staged bundle whose issuing process is gone for this long is abandoned even if its pid lives on. */
+const PENDING_STALE_MS = 10 * 60_000;
 
-export async function initCa(ctx: OpContext, input: InitInput): Promise<Meta> {
-  const vault = await ctx.vaults.create(input.vault);
-  await ensureStateDir(ctx.paths.dir);
-  return withStateLock(ctx.paths.dir, async () => {
-    if (await readMeta(ctx.paths)) {
-      throw new ConsoleError(
-        'ALREADY_EXISTS',
-        `a CA already exists in ${ctx.paths.dir}; refusing to overwrite it`,
-      );
-    }
-    const now = ctx.now();
-    const ca = await createCa({
-      algorithm: input.algorithm,
-      commonName: input.caName,
-      now,
-      validityDays: CA_DAYS,
-      serial: randomSerial(),
-    });
-    const caKeyDer = await exportPrivateKeyPkcs8Der(ca.keys.privateKey);
-    await atomicWriteFile(ctx.paths.caKey, await vault.seal(caKeyDer));
-    await atomicWriteFile(ctx.paths.caCert, ca.cert.certPem, 0o600);
+/** The CA's key and certificate, unsealed for one operation. */
+export interface UnsealedCa {
+  readonly meta: Meta;
+  readonly certPem: string;
+  readonly keyDer: Buffer;
+  readonly signer: AuditSigner;
+}
 
-    const server = await issueServerCert({
-      ca: { certPem: ca.cert.certPem, privateKey: ca.keys.privateKey },
-      algorithm: input.algorithm,
-      hosts: [...input.hosts],
-      validityDays: input.serverDays,
-      now,
-      serial: randomSerial(),
-    });
-    await writeServer(
-      ctx,
-      vault,
-      server.cert.certPem,
-      await exportPrivateKeyPkcs8Der(server.keys.privateKey),
+export async function unsealCa(ctx: OpContext): Promise<UnsealedCa> {
+  const state = ctx.state();
+  const { meta, ca } = state.read(() => ({ meta: readMeta(state.db), ca: readCa(state.db) }));
+  const vault = await ctx.vaults.open(meta.vaultBackend);
+  const keyDer = await vault.unseal(ca.sealedKey, `the CA key in ${state.file}`);
+  return { meta, certPem: ca.certPem, keyDer, signer: caAuditSigner(keyDer, ca.certPem) };
+}
+
+function requireValidCa(ca: UnsealedCa, now: Date): void {
+  const { notAfter } = summarizeCert(ca.certPem);
+  if (notAfter.getTime() <= now.getTime()) {
+    throw new ConsoleError(
+      'CA_EXPIRED',
+      `the CA certificate expired on ${notAfter.toISOString()}; it can no longer sign (a CA rollover is needed)`,
     );
+  }
+}
 
-    await atomicWriteFile(ctx.paths.registry, JSON.stringify({ v: 1, certs: [] } satisfies Registry));
-    const revocations: Revocations = { v: 1, crlNumber: '1', entries: [] };
-    await atomicWriteFile(ctx.paths.revocations, JSON.stringify(revocations));
-    await publishCrl(ctx, ca.cert.certPem, caKeyDer, input.algorithm, revocations);
-    const gateway = { ...DEFAULT_GATEWAY_CONFIG, ...input.gateway };
-    await atomicWriteFile(ctx.paths.gateway, JSON.stringify(gateway, null, 2));
-
-    const meta: Meta = {
-      v: 1,
+export async function initCa(ctx: OpContext, input: InitInput): Promise<StateDb> {
+  const vault = await ctx.vaults.create(input.vault);
+  const now = ctx.now();
+  const ca = await createCa({
+    algorithm: input.algorithm,
+    commonName: input.caName,
+    now,
+    validityDays: CA_DAYS,
+    serial: randomSerial(),
+  });
+  const caKeyDer = await exportPrivateKeyPkcs8Der(ca.keys.privateKey);
+  const server = await issueServerCert({
+    ca: { certPem: ca.cert.certPem, privateKey: ca.keys.privateKey },
+    algorithm: input.algorithm,
+    hosts: [...input.hosts],
+    validityDays: input.serverDays,
+    now,
+    serial: randomSerial(),
+  });
+  const sealedCaKey = await vault.seal(caKeyDer);
+  const sealedServerKey = await vault.seal(await exportPrivateKeyPkcs8Der(server.keys.privateKey));
+  const signer = caAuditSigner(caKeyDer, ca.cert.certPem);
+  const unsealed: UnsealedCa = {
+    meta: {
       algorithm: input.algorithm,
       vaultBackend: vault.backend,
       createdAt: now.toISOString(),
       caName: input.caName,
       serverHosts: [...input.hosts],
       serverDays: input.serverDays,
-    };
-    // meta.json is written last: its presence is what makes the CA exist.
-    await atomicWriteFile(ctx.paths.meta, JSON.stringify(meta, null, 2));
-    await appendAudit(ctx.paths.dir, [
-      audit(ctx, 'ca.initialized', {
-        subject: `CN=${input.caName}`,
-        algorithm: input.algorithm,
-        serial: ca.cert.serial,
-        notAfter: ca.cert.notAfter.toISOString(),
-        vault: vault.backend,
-      }),
-      audit(ctx, 'server.issued', {
+    },
+    certPem: ca.cert.certPem,
+    keyDer: caKeyDer,
+    signer,
+  };
+  const { state } = StateDb.create(ctx.stateDir, (db) => {
+    insertMeta(db, unsealed.meta);
+    insertCa(db, ca.cert.certPem, sealedCaKey);
+    insertServer(
+      db,
+      {
         serial: server.cert.serial,
-        hosts: input.hosts,
+        certPem: server.cert.certPem,
+        sealedKey: sealedServerKey,
         notAfter: server.cert.notAfter.toISOString(),
-      }),
-      audit(ctx, 'crl.published', { crlNumber: '1', entries: 0 }),
-    ]);
-    return meta;
+      },
+      now.toISOString(),
+    );
+    writeSetting(db, 'gateway', { ...DEFAULT_GATEWAY_CONFIG, ...input.gateway });
+    const crl = publishCrl(db, unsealed, now);
+    appendAudit(
+      db,
+      [
+        audit(ctx, 'ca.initialized', {
+          subject: `CN=${input.caName}`,
+          algorithm: input.algorithm,
+          serial: ca.cert.serial,
+          notAfter: ca.cert.notAfter.toISOString(),
+          vault: vault.backend,
+        }),
+        audit(ctx, 'server.issued', {
+          serial: server.cert.serial,
+          hosts: input.hosts,
+          notAfter: server.cert.notAfter.toISOString(),
+        }),
+        audit(ctx, 'crl.published', crl),
+      ],
+      { signer },
+    );
   });
+  return state;
 }
 
 export interface IssueInput {
@@ -150,156 +198,219 @@ export interface IssueInput {
   readonly force?: boolean;
 }
 
-interface PreparedClient {
-  readonly issued: Awaited<ReturnType<typeof issueClientCert>>;
-  readonly keyDer: Buffer;
-  readonly p12: Buffer | undefined;
-  readonly now: Date;
-}
-
 export async function issueClient(ctx: OpContext, input: IssueInput): Promise<IssueResult> {
-  const meta = await requireMeta(ctx.paths);
-  const targets = bundleTargets(input.outDir, input.name, input.p12Password !== undefined);
-  // The state dir holds sealed keys only; a bundle's plain key never goes there.
-  if (targets.dir === ctx.paths.dir || targets.dir.startsWith(ctx.paths.dir + path.sep)) {
-    throw new ConsoleError('INVALID_INPUT', `export the bundle outside the state dir ${ctx.paths.dir}`);
-  }
-  const caCertPem = await readCaCertPem(ctx.paths);
+  const state = ctx.state();
+  const targets = await bundleTargets(
+    input.outDir,
+    input.name,
+    input.p12Password !== undefined,
+    ctx.stateDir,
+  );
+  const ca = await unsealCa(ctx);
+  requireValidCa(ca, ctx.now());
   // Refuse before anything is signed, so a refused issuance changes nothing.
-  await checkBundleTargets(targets, caCertPem, input.force === true);
-  const vault = await ctx.vaults.open(meta.vaultBackend);
-  const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
-  const caKey = await importPrivateKey(caKeyDer, meta.algorithm);
+  await checkBundleTargets(targets, ca.certPem, input.force === true);
+  await reconcilePending(ctx, ca);
+  const caKey = await importPrivateKey(ca.keyDer, ca.meta.algorithm);
 
-  // Key generation, signing and the .p12 (PBKDF2, the slow part) happen outside the lock, so parallel
-  // issuances do not queue behind each other; the lock covers only the registry, files and audit.
-  const prepare = async (): Promise<PreparedClient> => {
-    const now = ctx.now();
-    const issued = await issueClientCert({
-      ca: { certPem: caCertPem, privateKey: caKey },
-      algorithm: meta.algorithm,
+  // Key generation, signing, the .p12 (PBKDF2) and the bundle files happen before the transaction,
+  // so it holds the write lock only for a few inserts.
+  const now = ctx.now();
+  let issued = await issueClientCert({
+    ca: { certPem: ca.certPem, privateKey: caKey },
+    algorithm: ca.meta.algorithm,
+    commonName: input.name,
+    notAfter: new Date(now.getTime() + input.durationMs),
+    now,
+    serial: randomSerial(),
+  });
+  // 16 random bytes practically never collide, but serials must be unique.
+  while (state.read(() => certExists(state.db, issued.cert.serial))) {
+    issued = await issueClientCert({
+      ca: { certPem: ca.certPem, privateKey: caKey },
+      algorithm: ca.meta.algorithm,
       commonName: input.name,
       notAfter: new Date(now.getTime() + input.durationMs),
       now,
       serial: randomSerial(),
     });
-    const keyDer = await exportPrivateKeyPkcs8Der(issued.keys.privateKey);
-    const p12 =
-      input.p12Password === undefined
-        ? undefined
-        : await buildPkcs12({
-            certPem: issued.cert.certPem,
-            privateKeyPkcs8Der: keyDer,
-            caCertPem,
-            password: input.p12Password,
-            friendlyName: input.name,
-          });
-    return { issued, keyDer, p12, now };
-  };
-  let prepared = await prepare();
-
-  return withStateLock(ctx.paths.dir, async () => {
-    const registry = await readRegistry(ctx.paths);
-    const known = new Set(registry.certs.map((c) => c.serial));
-    // 16 random bytes practically never collide, but the registry's serials must be unique.
-    while (known.has(prepared.issued.cert.serial)) prepared = await prepare();
-    const { issued, keyDer, p12, now } = prepared;
-    const entry: RegistryEntry = {
-      serial: issued.cert.serial,
-      name: input.name,
-      notBefore: issued.cert.notBefore.toISOString(),
-      notAfter: issued.cert.notAfter.toISOString(),
-      fingerprintSha256: issued.cert.fingerprintSha256,
-      issuedAt: now.toISOString(),
-    };
-    // The registry is written before the bundle: a certificate that exists anywhere can be revoked by serial.
-    registry.certs.push(entry);
-    await atomicWriteFile(ctx.paths.registry, JSON.stringify(registry));
-    await writeBundle(targets, {
-      certPem: issued.cert.certPem,
-      keyDer,
-      caCertPem,
-      ...(p12 ? { p12 } : {}),
-      force: input.force === true,
-    });
-    const gateway = await readGatewayConfig(ctx.paths);
-    const files = {
-      cert: targets.cert,
-      key: targets.key,
-      ca: targets.ca,
-      ...(targets.p12 ? { p12: targets.p12 } : {}),
-    };
-    await appendAudit(ctx.paths.dir, [
-      audit(ctx, 'client.issued', {
-        serial: entry.serial,
-        cn: input.name,
-        notBefore: entry.notBefore,
-        notAfter: entry.notAfter,
-        fingerprintSha256: entry.fingerprintSha256,
-        files: Object.values(files),
-      }),
-    ]);
-    return {
-      serial: entry.serial,
-      name: input.name,
-      notBefore: entry.notBefore,
-      notAfter: entry.notAfter,
-      fingerprintSha256: entry.fingerprintSha256,
-      files,
-      curl: curlLine(files, meta.serverHosts[0] ?? '127.0.0.1', gateway.listen),
-    };
+  }
+  const keyDer = await exportPrivateKeyPkcs8Der(issued.keys.privateKey);
+  const p12 =
+    input.p12Password === undefined
+      ? undefined
+      : await buildPkcs12({
+          certPem: issued.cert.certPem,
+          privateKeyPkcs8Der: keyDer,
+          caCertPem: ca.certPem,
+          password: input.p12Password,
+          friendlyName: input.name,
+        });
+  const staged = await stageBundle(targets, {
+    certPem: issued.cert.certPem,
+    keyDer,
+    caCertPem: ca.certPem,
+    ...(p12 ? { p12 } : {}),
   });
+  const serial = issued.cert.serial;
+  const files = {
+    cert: targets.cert,
+    key: targets.key,
+    ca: targets.ca,
+    ...(targets.p12 ? { p12: targets.p12 } : {}),
+  };
+  let gateway: GatewayConfig;
+  try {
+    gateway = state.tx(() => {
+      const [record] = appendAudit(
+        state.db,
+        [
+          audit(
+            ctx,
+            'client.issued',
+            {
+              notBefore: issued.cert.notBefore.toISOString(),
+              notAfter: issued.cert.notAfter.toISOString(),
+              fingerprintSha256: issued.cert.fingerprintSha256,
+              files: Object.values(files),
+            },
+            { cn: input.name, serial },
+          ),
+        ],
+        { signer: ca.signer },
+      );
+      insertCert(state.db, {
+        serial,
+        name: input.name,
+        notBefore: issued.cert.notBefore.toISOString(),
+        notAfter: issued.cert.notAfter.toISOString(),
+        fingerprintSha256: issued.cert.fingerprintSha256,
+        issuedAt: now.toISOString(),
+        auditSeq: record?.seq ?? 0,
+      });
+      // Until the files are in place, a crash leaves this row: the next operation finishes or revokes it.
+      insertPendingBundle(state.db, {
+        serial,
+        files: staged.map((f) => ({ staged: f.staged, final: f.final, sha256: f.sha256 })),
+        owner: selfIdentity(),
+        createdAt: now.toISOString(),
+      });
+      return readGatewayConfig(state.db);
+    });
+  } catch (e) {
+    await discardStaged(staged);
+    throw e;
+  }
+  try {
+    await placeBundle(staged, input.force === true);
+  } catch (e) {
+    // Nobody can use a certificate whose key was never delivered: revoke it, and say so.
+    const why = e instanceof Error ? e.message : String(e);
+    await abandonIssuance(ctx, ca, serial, input.name, why);
+    throw new ConsoleError(
+      e instanceof ConsoleError ? e.code : 'IO',
+      `${why}; certificate ${serial} was recorded but its bundle could not be written, so it was revoked (cessationOfOperation)`,
+    );
+  }
+  state.tx(() => deletePendingBundle(state.db, serial));
+  return {
+    serial,
+    name: input.name,
+    notBefore: issued.cert.notBefore.toISOString(),
+    notAfter: issued.cert.notAfter.toISOString(),
+    fingerprintSha256: issued.cert.fingerprintSha256,
+    files,
+    curl: curlLine(files, ca.meta.serverHosts[0] ?? '127.0.0.1', gateway.listen),
+  };
+}
+
+/** Revokes a certificate whose bundle never reached its folder, and removes what was staged. */
+async function abandonIssuance(
+  ctx: OpContext,
+  ca: UnsealedCa,
+  serial: string,
+  name: string,
+  why: string,
+): Promise<void> {
+  const state = ctx.state();
+  const pending = state.read(() => readPendingBundles(state.db)).find((p) => p.serial === serial);
+  state.tx(() => {
+    if (!readCert(state.db, serial)?.revocation) {
+      revokeInTx(state.db, ctx, ca, { serial, name, reason: 'cessationOfOperation' }, { bundleFailed: why });
+    }
+    deletePendingBundle(state.db, serial);
+  });
+  if (pending) {
+    await removeIfOurs(pending.files);
+    await discardStaged(pending.files);
+  }
+}
+
+/**
+ * Finishes what a killed issuance left: a bundle that reached its folder is kept; one that did not is
+ * removed and its certificate revoked, so every active certificate is one somebody holds.
+ */
+export async function reconcilePending(ctx: OpContext, ca: UnsealedCa): Promise<void> {
+  const state = ctx.state();
+  const nowMs = ctx.now().getTime();
+  for (const p of state.read(() => readPendingBundles(state.db))) {
+    const stale = nowMs - Date.parse(p.createdAt) > PENDING_STALE_MS;
+    if (!stale && !isProcessDead(p.owner)) continue; // still being written by a live process
+    if (await bundleComplete(p.files)) {
+      state.tx(() => deletePendingBundle(state.db, p.serial));
+      await discardStaged(p.files);
+      continue;
+    }
+    const name = state.read(() => readCert(state.db, p.serial)?.name ?? '');
+    await abandonIssuance(ctx, ca, p.serial, name, 'the issuing process ended before the bundle was written');
+  }
 }
 
 export async function revokeClient(
   ctx: OpContext,
   input: { serial: string; reason: RevocationReason },
 ): Promise<RevokeResult> {
-  const meta = await requireMeta(ctx.paths);
-  const registry = await readRegistry(ctx.paths);
-  const entry = registry.certs.find((c) => c.serial === input.serial);
-  if (!entry)
+  const state = ctx.state();
+  const known = state.read(() => readCert(state.db, input.serial));
+  if (!known)
     throw new ConsoleError('NOT_FOUND', `no certificate with serial ${input.serial} was issued by this CA`);
-  const already = (await readRevocations(ctx.paths)).entries.find((e) => e.serial === input.serial);
-  if (already) return alreadyRevoked(entry, already);
-  const vault = await ctx.vaults.open(meta.vaultBackend);
-  const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
-
-  return withStateLock(ctx.paths.dir, async () => {
-    const revocations = await readRevocations(ctx.paths);
-    // Another process may have revoked it while we waited for the lock.
-    const raced = revocations.entries.find((e) => e.serial === input.serial);
-    if (raced) return alreadyRevoked(entry, raced);
-    const revokedAt = new Date(Math.floor(ctx.now().getTime() / 1000) * 1000);
-    revocations.entries.push({
-      serial: input.serial,
-      revokedAt: revokedAt.toISOString(),
-      reason: input.reason,
-    });
-    revocations.crlNumber = (BigInt(revocations.crlNumber) + 1n).toString();
-    // The revocation store is the gateway's source: it is durable before the (slower) CRL is signed.
-    await atomicWriteFile(ctx.paths.revocations, JSON.stringify(revocations));
-    await publishCrl(ctx, await readCaCertPem(ctx.paths), caKeyDer, meta.algorithm, revocations);
-    await appendAudit(ctx.paths.dir, [
-      audit(ctx, 'client.revoked', {
-        serial: input.serial,
-        cn: entry.name,
-        reason: input.reason,
-        crlNumber: revocations.crlNumber,
-      }),
-      audit(ctx, 'crl.published', { crlNumber: revocations.crlNumber, entries: revocations.entries.length }),
-    ]);
-    return {
+  if (known.revocation) return alreadyRevoked(known, known.revocation);
+  const ca = await unsealCa(ctx);
+  requireValidCa(ca, ctx.now());
+  return state.tx(() => {
+    // Another process may have revoked it meanwhile; the transaction sees the latest commit.
+    const entry = readCert(state.db, input.serial);
+    if (!entry) throw new ConsoleError('NOT_FOUND', `no certificate with serial ${input.serial}`);
+    if (entry.revocation) return alreadyRevoked(entry, entry.revocation);
+    const revokedAt = revokeInTx(state.db, ctx, ca, {
       serial: input.serial,
       name: entry.name,
-      revokedAt: revokedAt.toISOString(),
       reason: input.reason,
-      alreadyRevoked: false,
-    };
+    });
+    return { serial: input.serial, name: entry.name, revokedAt, reason: input.reason, alreadyRevoked: false };
   });
 }
 
-function alreadyRevoked(entry: RegistryEntry, rev: Revocations['entries'][number]): RevokeResult {
+/** The revocation, the CRL that includes it and their audit records: one transaction's worth. */
+function revokeInTx(
+  db: DatabaseSync,
+  ctx: OpContext,
+  ca: UnsealedCa,
+  r: { serial: string; name: string; reason: RevocationReason },
+  extra: Record<string, unknown> = {},
+): string {
+  const now = ctx.now();
+  const revokedAt = new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString();
+  const [record] = appendAudit(db, [
+    audit(ctx, 'client.revoked', { reason: r.reason, ...extra }, { cn: r.name, serial: r.serial }),
+  ]);
+  insertRevocation(db, { serial: r.serial, revokedAt, reason: r.reason, auditSeq: record?.seq ?? 0 });
+  const crl = publishCrl(db, ca, now);
+  appendAudit(db, [audit(ctx, 'crl.published', crl)], { signer: ca.signer });
+  return revokedAt;
+}
+
+function alreadyRevoked(entry: CertRow, rev: { revokedAt: string; reason: RevocationReason }): RevokeResult {
   return {
     serial: entry.serial,
     name: entry.name,
@@ -313,44 +424,48 @@ export async function rotateServer(
   ctx: OpContext,
   input: { days?: number },
 ): Promise<{ serial: string; notAfter: string }> {
-  const meta = await requireMeta(ctx.paths);
-  const vault = await ctx.vaults.open(meta.vaultBackend);
-  const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
-  const caKey = await importPrivateKey(caKeyDer, meta.algorithm);
-  const caCertPem = await readCaCertPem(ctx.paths);
-  const days = input.days ?? meta.serverDays;
-  return withStateLock(ctx.paths.dir, async () => {
-    const previous = await readServerFile(ctx.paths);
-    const server = await issueServerCert({
-      ca: { certPem: caCertPem, privateKey: caKey },
-      algorithm: meta.algorithm,
-      hosts: meta.serverHosts,
-      validityDays: days,
-      now: ctx.now(),
-      serial: randomSerial(),
-    });
-    await writeServer(
-      ctx,
-      vault,
-      server.cert.certPem,
-      await exportPrivateKeyPkcs8Der(server.keys.privateKey),
-    );
-    await appendAudit(ctx.paths.dir, [
-      audit(ctx, 'server.rotated', {
+  const state = ctx.state();
+  const ca = await unsealCa(ctx);
+  const now = ctx.now();
+  requireValidCa(ca, now);
+  const caKey = await importPrivateKey(ca.keyDer, ca.meta.algorithm);
+  const days = input.days ?? ca.meta.serverDays;
+  const server = await issueServerCert({
+    ca: { certPem: ca.certPem, privateKey: caKey },
+    algorithm: ca.meta.algorithm,
+    hosts: ca.meta.serverHosts,
+    validityDays: days,
+    now,
+    serial: randomSerial(),
+  });
+  const vault = await ctx.vaults.open(ca.meta.vaultBackend);
+  const sealedKey = await vault.seal(await exportPrivateKeyPkcs8Der(server.keys.privateKey));
+  return state.tx(() => {
+    const previous = readCurrentServer(state.db);
+    insertServer(
+      state.db,
+      {
         serial: server.cert.serial,
-        hosts: meta.serverHosts,
+        certPem: server.cert.certPem,
+        sealedKey,
         notAfter: server.cert.notAfter.toISOString(),
-        previousSerial: summarizeCert(previous.certPem).serial,
-      }),
-    ]);
+      },
+      now.toISOString(),
+    );
+    appendAudit(
+      state.db,
+      [
+        audit(ctx, 'server.rotated', {
+          serial: server.cert.serial,
+          hosts: ca.meta.serverHosts,
+          notAfter: server.cert.notAfter.toISOString(),
+          previousSerial: previous.serial,
+        }),
+      ],
+      { signer: ca.signer },
+    );
     return { serial: server.cert.serial, notAfter: server.cert.notAfter.toISOString() };
   });
-}
-
-async function writeServer(ctx: OpContext, vault: Vault, certPem: string, keyDer: Buffer): Promise<void> {
-  const sealedKey = (await vault.seal(keyDer)).toString('base64');
-  await atomicWriteFile(ctx.paths.server, JSON.stringify({ v: 1, certPem, sealedKey }));
-  await atomicWriteFile(ctx.paths.serverCert, certPem, 0o600);
 }
 
 /**
@@ -360,55 +475,58 @@ async function writeServer(ctx: OpContext, vault: Vault, certPem: string, keyDer
 export async function refreshCrl(
   ctx: OpContext,
 ): Promise<{ crlNumber: string; nextUpdate: string; entries: number }> {
-  const meta = await requireMeta(ctx.paths);
-  const vault = await ctx.vaults.open(meta.vaultBackend);
-  const caKeyDer = await vault.unseal(await readSealed(ctx.paths.caKey));
-  return withStateLock(ctx.paths.dir, async () => {
-    const revocations = await readRevocations(ctx.paths);
-    revocations.crlNumber = (BigInt(revocations.crlNumber) + 1n).toString();
-    await atomicWriteFile(ctx.paths.revocations, JSON.stringify(revocations));
-    const nextUpdate = await publishCrl(
-      ctx,
-      await readCaCertPem(ctx.paths),
-      caKeyDer,
-      meta.algorithm,
-      revocations,
-    );
-    const result = {
-      crlNumber: revocations.crlNumber,
-      nextUpdate: nextUpdate.toISOString(),
-      entries: revocations.entries.length,
-    };
-    await appendAudit(ctx.paths.dir, [audit(ctx, 'crl.published', result)]);
-    return result;
+  const state = ctx.state();
+  const ca = await unsealCa(ctx);
+  requireValidCa(ca, ctx.now());
+  await reconcilePending(ctx, ca);
+  return state.tx(() => {
+    const crl = publishCrl(state.db, ca, ctx.now());
+    appendAudit(state.db, [audit(ctx, 'crl.published', crl)], { signer: ca.signer });
+    return crl;
   });
 }
 
-async function publishCrl(
-  ctx: OpContext,
-  caCertPem: string,
-  caKeyDer: Buffer,
-  algorithm: Algorithm,
-  revocations: Revocations,
-): Promise<Date> {
-  const thisUpdate = ctx.now();
+/** Signs the CRL of every revocation in the table, with the next number, and stores it (in the caller's transaction). */
+function publishCrl(
+  db: DatabaseSync,
+  ca: UnsealedCa,
+  now: Date,
+): { crlNumber: string; nextUpdate: string; entries: number } {
+  const number = readCrlNumber(db) + 1;
+  const entries = readRevocations(db);
+  const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  const nextUpdate = new Date(thisUpdate.getTime() + CRL_VALIDITY_MS);
   const der = buildCrl({
-    caCertPem,
-    caPrivateKeyPkcs8Der: caKeyDer,
-    algorithm,
-    entries: revocations.entries.map((e) => ({
-      serial: e.serial,
-      revokedAt: new Date(e.revokedAt),
-      reason: e.reason,
-    })),
-    crlNumber: BigInt(revocations.crlNumber),
+    caCertPem: ca.certPem,
+    caPrivateKeyPkcs8Der: ca.keyDer,
+    algorithm: ca.meta.algorithm,
+    entries: entries.map((e) => ({ serial: e.serial, revokedAt: new Date(e.revokedAt), reason: e.reason })),
+    crlNumber: BigInt(number),
     thisUpdate,
-    nextUpdate: new Date(thisUpdate.getTime() + CRL_VALIDITY_MS),
+    nextUpdate,
   });
-  await atomicWriteFile(ctx.paths.crl, crlDerToPem(der), 0o600);
-  return new Date(thisUpdate.getTime() + CRL_VALIDITY_MS);
+  writeCrl(db, {
+    number,
+    thisUpdate: thisUpdate.toISOString(),
+    nextUpdate: nextUpdate.toISOString(),
+    entries: entries.length,
+    der,
+  });
+  return { crlNumber: String(number), nextUpdate: nextUpdate.toISOString(), entries: entries.length };
 }
 
-function audit(ctx: OpContext, type: string, details: Record<string, unknown>): AuditEntryInput {
-  return { type, actor: { kind: 'operator', name: ctx.operator }, details };
+export function audit(
+  ctx: OpContext,
+  type: string,
+  details: Record<string, unknown>,
+  about: { cn?: string; serial?: string } = {},
+): AuditEntryInput {
+  return {
+    type,
+    actor: { kind: 'operator', name: ctx.operator },
+    cn: about.cn ?? null,
+    serial: about.serial ?? null,
+    details,
+    time: ctx.now(),
+  };
 }

@@ -1,29 +1,50 @@
-import fs from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ConsoleError } from '../errors';
-import { auditPath, readAudit, verifyAudit } from '../audit';
-import { watchFiles } from './file-watch';
-import { atomicWriteFile, ensureStateDir, withStateLock } from '../store';
-import { statePaths, type StatePaths } from './paths';
+import { ConsoleError, isConsoleError } from '../errors';
+import {
+  appendAudit,
+  archiveAudit,
+  auditRecordsAfter,
+  exportAudit,
+  lastAuditSeq,
+  queryAudit,
+  type AuditEntryInput,
+} from '../audit';
+import { StateDb } from '../db';
+import { crlDerToPem } from '../pki';
+import { derivedPaths, type DerivedPaths } from './paths';
 import type { VaultResolver } from './vaults';
 import {
+  audit,
   CRL_VALIDITY_MS,
   defaultOperator,
   initCa,
-  refreshCrl,
   issueClient,
+  refreshCrl,
   revokeClient,
   rotateServer,
+  unsealCa,
   type InitInput,
   type IssueInput,
   type OpContext,
 } from './ca-ops';
-import { listClients, readStatus } from './queries';
-import { readGatewayConfig, readMeta } from './state';
+import { listClients, readStatus, uninitializedStatus, type StatusExtras } from './queries';
+import {
+  auditSettingsSchema,
+  readAuditSettings,
+  readCrl,
+  readGatewayConfig,
+  readMeta,
+  writeSetting,
+  type AuditSettings,
+} from './state';
+import { syncDerivedFiles } from './derived';
+import { verifyState } from './verify';
 import { Emitter } from './emitter';
-import { auditToCsv, auditToJsonl } from './audit-export';
 import type { CallName, CallParsedInput, CallResult, EventName, EventPayloads } from '../../shared/contract';
 import type {
+  AuditFilter,
+  AuditPage,
   AuditRecord,
   AuditVerifyResult,
   ClientRecord,
@@ -34,7 +55,8 @@ import type {
   RevokeResult,
   StatusInfo,
 } from '../../shared/model';
-import type { RevocationReason } from '../../shared/validation';
+import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
+import { DAY_MS, type RevocationReason } from '../../shared/validation';
 import { GatewayHost, type GatewayHostOptions } from './gateway-host';
 import type { GatewayLauncher } from '../gateway';
 
@@ -50,7 +72,7 @@ export interface ConsoleServiceOptions {
   readonly dialogs?: ConsoleDialogs;
   readonly operator?: string;
   readonly now?: () => Date;
-  readonly gateway?: Omit<GatewayHostOptions, 'paths' | 'vaults' | 'onEvent' | 'launcher'>;
+  readonly gateway?: Omit<GatewayHostOptions, 'state' | 'vaults' | 'onEvent' | 'launcher' | 'now'>;
   /** How the gateway process is started (utilityProcess in the app; fork of out/main/gateway.js otherwise). */
   readonly gatewayLauncher?: GatewayLauncher;
 }
@@ -60,26 +82,30 @@ export interface ConsoleServiceOptions {
  * bridge are front doors onto it.
  */
 export class ConsoleService {
-  readonly paths: StatePaths;
+  readonly paths: DerivedPaths;
   private readonly ctx: OpContext;
   private readonly events = new Emitter<EventPayloads>();
   /** Folders the operator picked in the native dialog; the renderer may only export into these. */
   private readonly pickedDirs = new Set<string>();
   private readonly gateway: GatewayHost;
+  private stateDb: StateDb | null = null;
 
   constructor(private readonly opts: ConsoleServiceOptions) {
-    this.paths = statePaths(opts.stateDir);
+    this.paths = derivedPaths(opts.stateDir);
     this.ctx = {
-      paths: this.paths,
+      stateDir: this.paths.dir,
       vaults: opts.vaults,
       operator: opts.operator ?? defaultOperator(),
       now: opts.now ?? (() => new Date()),
+      state: () => this.state(),
     };
     this.gateway = new GatewayHost({
       ...opts.gateway,
       ...(opts.gatewayLauncher ? { launcher: opts.gatewayLauncher } : {}),
-      paths: this.paths,
+      state: () => this.state(),
+      unsealCa: () => unsealCa(this.ctx),
       vaults: opts.vaults,
+      now: this.ctx.now,
       onEvent: (event) => {
         if (event.kind === 'connections') this.events.emit('connections.changed', event.list);
         else if (event.kind === 'audit') this.emitAudit(event.records);
@@ -88,14 +114,21 @@ export class ConsoleService {
     });
   }
 
-  /** Subscribing also watches the state dir, so changes made by other processes (the CLI) show up too. */
+  /** The state database, opened on first use (never created here: only `init` creates one). */
+  private state(): StateDb {
+    this.stateDb ??= StateDb.openExisting(this.paths.dir);
+    return this.stateDb;
+  }
+
+  /** Subscribing also watches the database, so changes made by other processes (the CLI) show up too. */
   on<E extends EventName>(event: E, listener: (payload: EventPayloads[E]) => void): () => void {
     if (event !== 'connections.changed') this.watchState();
     return this.events.on(event, listener);
   }
 
   async init(input: InitInput): Promise<StatusInfo> {
-    await initCa(this.ctx, input);
+    this.stateDb?.close();
+    this.stateDb = await initCa(this.ctx, input);
     await this.afterChange();
     return this.status();
   }
@@ -106,17 +139,39 @@ export class ConsoleService {
     return result;
   }
 
-  listClients(): Promise<ClientRecord[]> {
-    return listClients(this.paths, this.ctx.now());
+  async listClients(): Promise<ClientRecord[]> {
+    if (!this.initialized()) return [];
+    await this.healDerivedOnce();
+    return listClients(this.state(), this.ctx.now());
+  }
+
+  private healed = false;
+
+  /** Any command heals a missing or stale crl.pem/ca.crt: a crash after a commit never leaves it so. */
+  private async healDerivedOnce(): Promise<void> {
+    if (this.healed) return;
+    this.healed = true;
+    await syncDerivedFiles(this.state(), this.paths).catch((e: unknown) =>
+      process.stderr.write(`mtls-console: warning: ${(e as Error).message}\n`),
+    );
+  }
+
+  /** Whether the state dir holds a CA; anything wrong with it other than absence still throws. */
+  private initialized(): boolean {
+    try {
+      this.state();
+      return true;
+    } catch (e) {
+      if (isConsoleError(e) && e.code === 'NOT_INITIALIZED') return false;
+      throw e;
+    }
   }
 
   async revoke(input: { serial: string; reason: RevocationReason }): Promise<RevokeResult> {
     const result = await revokeClient(this.ctx, input);
-    if (!result.alreadyRevoked) {
-      // Enforce at once in our own gateway; gateways of other processes pick it up from the store.
-      await this.gateway.refreshRevocations();
-      await this.afterChange();
-    }
+    // Enforce at once in our own gateway; gateways of other processes see the commit within 1 s.
+    if (!result.alreadyRevoked) this.gateway.refreshRevocations();
+    await this.afterChange();
     return result;
   }
 
@@ -127,12 +182,16 @@ export class ConsoleService {
     return result;
   }
 
-  status(): Promise<StatusInfo> {
-    return readStatus(this.paths, this.ctx.now(), {
+  async status(): Promise<StatusInfo> {
+    const extras: StatusExtras = {
       gatewayState: this.gateway.state(),
       vault: { backend: null, ...this.vaultNote() },
       needsPassphrase: this.opts.vaults.needsPassphrase(),
-    });
+      auditWrites: this.gateway.auditWrites(),
+    };
+    if (!this.initialized()) return uninitializedStatus(this.paths.dir, DEFAULT_GATEWAY_CONFIG, extras);
+    await this.healDerivedOnce();
+    return readStatus(this.state(), this.paths.dir, this.ctx.now(), extras);
   }
 
   async refreshCrl(): Promise<{ crlNumber: string; nextUpdate: string; entries: number }> {
@@ -143,55 +202,145 @@ export class ConsoleService {
 
   /**
    * While this process runs (serve, the app), republishes the CRL once half its validity is gone, so
-   * verifiers that use it never hold an expired one. Failures (a locked vault) are retried next time.
+   * verifiers that use it never hold an expired one, and archives old audit records per the retention
+   * setting. Failures (a locked vault) are retried next time.
    */
-  startCrlUpkeep(onError: (message: string) => void, everyMs = 60 * 60_000): () => void {
+  startUpkeep(onError: (message: string) => void, everyMs = 60 * 60_000): () => void {
     const check = async (): Promise<void> => {
-      const st = await fs.stat(this.paths.crl).catch(() => null);
-      if (!st || this.ctx.now().getTime() - st.mtimeMs < CRL_VALIDITY_MS / 2) return;
-      await this.refreshCrl();
+      if (!this.initialized()) return; // nothing to keep up yet
+      const state = this.state();
+      const { crl, settings } = state.read(() => ({
+        crl: readCrl(state.db),
+        settings: readAuditSettings(state.db),
+      }));
+      if (this.ctx.now().getTime() - Date.parse(crl.thisUpdate) >= CRL_VALIDITY_MS / 2) {
+        await this.refreshCrl();
+      }
+      if (settings.retentionDays > 0) await this.archiveAuto(settings.retentionDays);
     };
-    const run = () =>
-      void check().catch((e: unknown) => onError(`CRL not republished: ${(e as Error).message}`));
+    const run = () => void check().catch((e: unknown) => onError(`upkeep: ${(e as Error).message}`));
     run();
     const timer = setInterval(run, everyMs);
     timer.unref();
     return () => clearInterval(timer);
   }
 
+  /** The current signed CRL, from the database (crl.pem beside it is healed on the way). */
   async crlPem(): Promise<string> {
-    if (!(await readMeta(this.paths))) {
-      throw new ConsoleError(
-        'NOT_INITIALIZED',
-        `no CA in ${this.paths.dir}; run \`mtls-console init --hosts …\` first`,
-      );
-    }
-    return fs.readFile(this.paths.crl, 'utf8').catch(() => {
-      throw new ConsoleError('CORRUPT_STATE', `state file ${this.paths.crl} is missing`);
+    const state = this.state();
+    await syncDerivedFiles(state, this.paths).catch(() => undefined);
+    return crlDerToPem(state.read(() => readCrl(state.db)).der);
+  }
+
+  async auditQuery(input: { filter?: AuditFilter; before?: number; limit?: number }): Promise<AuditPage> {
+    const state = this.state();
+    return queryAudit(state.db, input.filter ?? {}, {
+      ...(input.before !== undefined ? { before: input.before } : {}),
+      ...(input.limit !== undefined ? { limit: input.limit } : {}),
     });
   }
 
-  auditQuery(input: { limit?: number }): Promise<AuditRecord[]> {
-    return readAudit(this.paths.dir, input.limit === undefined ? {} : { limit: input.limit });
+  auditVerify(opts: { archives?: string[] } = {}): Promise<AuditVerifyResult> {
+    return verifyState(this.state(), { ...opts, now: this.ctx.now() });
   }
 
-  auditVerify(): Promise<AuditVerifyResult> {
-    return verifyAudit(this.paths.dir);
+  /** Streams the filtered records to a file (constant memory, whatever the size of the log). */
+  async auditExportTo(
+    file: string,
+    format: 'jsonl' | 'csv',
+    filter: AuditFilter = {},
+  ): Promise<{ path: string; records: number }> {
+    const state = this.state();
+    const { records } = await exportAudit(state.db, filter, format, file);
+    state.tx(() =>
+      appendAudit(state.db, [audit(this.ctx, 'audit.exported', { file, format, filter, records })]),
+    );
+    await this.pushNewAudit();
+    return { path: file, records };
   }
 
-  gatewayConfig(): Promise<GatewayConfig> {
-    return readGatewayConfig(this.paths);
+  /** Moves records older than `before` to a signed, compressed archive file. */
+  async auditArchive(before: Date, outFile: string): Promise<{ records: number; file: string } | null> {
+    const ca = await unsealCa(this.ctx);
+    const result = await archiveAudit(this.state().db, {
+      before,
+      outFile,
+      signer: ca.signer,
+      now: this.ctx.now(),
+    });
+    await this.afterChange();
+    return result ? { records: result.records, file: result.file } : null;
   }
 
+  private async archiveAuto(retentionDays: number): Promise<void> {
+    const now = this.ctx.now();
+    const before = new Date(now.getTime() - retentionDays * DAY_MS);
+    const state = this.state();
+    if (queryAudit(state.db, { to: before.toISOString() }, { limit: 1 }).records.length === 0) return;
+    const stamp = now.toISOString().replace(/[:.]/g, '-');
+    const file = path.join(this.paths.dir, 'archive', `audit-${stamp}.jsonl.gz`);
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await this.auditArchive(before, file);
+  }
+
+  async gatewayConfig(): Promise<GatewayConfig> {
+    const state = this.state();
+    return state.read(() => readGatewayConfig(state.db));
+  }
+
+  /** Saves gateway settings and records what changed; one transaction. */
   async configureGateway(change: Partial<GatewayConfig>): Promise<GatewayConfig> {
-    await ensureStateDir(this.paths.dir);
-    const config = await withStateLock(this.paths.dir, async () => {
-      const next = { ...(await readGatewayConfig(this.paths)), ...change };
-      await atomicWriteFile(this.paths.gateway, JSON.stringify(next, null, 2));
+    const state = this.state();
+    const signer = await this.signerIfOpen();
+    const config = state.tx(() => {
+      const before = readGatewayConfig(state.db);
+      const next = { ...before, ...change };
+      const changed = diff(before, next);
+      if (Object.keys(changed).length === 0) return next;
+      writeSetting(state.db, 'gateway', next);
+      appendAudit(
+        state.db,
+        [audit(this.ctx, 'settings.gateway.changed', { changed })],
+        signer ? { signer } : {},
+      );
       return next;
     });
-    await this.emitStatus();
+    await this.afterChange();
     return config;
+  }
+
+  async auditSettings(): Promise<AuditSettings> {
+    const state = this.state();
+    return state.read(() => readAuditSettings(state.db));
+  }
+
+  /** Retention and fail-open/closed for gateway records; switching is itself audited. */
+  async configureAudit(change: Partial<AuditSettings>): Promise<AuditSettings> {
+    const parsed = auditSettingsSchema.partial().safeParse(change);
+    if (!parsed.success) {
+      throw new ConsoleError(
+        'INVALID_INPUT',
+        `audit settings: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      );
+    }
+    const state = this.state();
+    const signer = await this.signerIfOpen();
+    const settings = state.tx(() => {
+      const before = readAuditSettings(state.db);
+      const next = { ...before, ...parsed.data };
+      const changed = diff(before, next);
+      if (Object.keys(changed).length === 0) return next;
+      writeSetting(state.db, 'audit', next);
+      appendAudit(
+        state.db,
+        [audit(this.ctx, 'settings.audit.changed', { changed })],
+        signer ? { signer } : {},
+      );
+      return next;
+    });
+    this.gateway.setFailOpen(settings.failOpen);
+    await this.afterChange();
+    return settings;
   }
 
   async startGateway(override?: Partial<GatewayConfig>): Promise<GatewayState> {
@@ -223,6 +372,8 @@ export class ConsoleService {
     this.unwatchState?.();
     this.unwatchState = null;
     await this.gateway.stop();
+    this.stateDb?.close();
+    this.stateDb = null;
   }
 
   /** Runs one contract call with its already-validated input. */
@@ -279,8 +430,12 @@ export class ConsoleService {
         return this.auditQuery(input as CallParsedInput<'audit.query'>);
       case 'audit.verify':
         return this.auditVerify();
-      case 'audit.export':
-        return this.exportAudit((input as CallParsedInput<'audit.export'>).format);
+      case 'audit.export': {
+        const i = input as CallParsedInput<'audit.export'>;
+        const file = (await this.opts.dialogs?.chooseAuditExportFile(i.format)) ?? null;
+        if (file === null) return { path: null, records: 0 };
+        return this.auditExportTo(file, i.format, i.filter ?? {});
+      }
       case 'gateway.start':
         await this.startGateway();
         return this.status();
@@ -301,21 +456,29 @@ export class ConsoleService {
   }
 
   private async unlock(passphrase: string): Promise<void> {
-    const meta = await readMeta(this.paths);
-    if (!meta) throw new ConsoleError('NOT_INITIALIZED', 'there is no CA to unlock yet');
-    const previous = this.opts.vaults;
-    previous.setPassphrase(passphrase);
+    const state = this.state();
+    this.opts.vaults.setPassphrase(passphrase);
     // Prove the passphrase on the CA key now, so a typo is reported here and not at the next issuance.
-    const vault = await previous.open(meta.vaultBackend);
-    await vault.unseal(await fs.readFile(this.paths.caKey));
+    try {
+      const ca = await unsealCa(this.ctx);
+      state.tx(() => appendAudit(state.db, [audit(this.ctx, 'vault.unlocked', {})], { signer: ca.signer }));
+    } catch (e) {
+      if (isConsoleError(e) && e.code === 'VAULT_LOCKED') {
+        this.opts.vaults.clearPassphrase();
+        state.tx(() => appendAudit(state.db, [audit(this.ctx, 'vault.unlock.failed', {})]));
+      }
+      throw e;
+    } finally {
+      await this.pushNewAudit();
+    }
   }
 
-  private async exportAudit(format: 'jsonl' | 'csv'): Promise<{ path: string | null; records: number }> {
-    const file = (await this.opts.dialogs?.chooseAuditExportFile(format)) ?? null;
-    if (file === null) return { path: null, records: 0 };
-    const records = await this.auditQuery({});
-    await atomicWriteFile(file, format === 'csv' ? auditToCsv(records) : auditToJsonl(records), 0o600);
-    return { path: file, records: records.length };
+  /** The CA signer when the vault opens without asking anyone (settings changes in a locked app go unsigned). */
+  private async signerIfOpen() {
+    const state = this.state();
+    const backend = state.read(() => readMeta(state.db).vaultBackend);
+    if (backend === 'passphrase' && this.opts.vaults.needsPassphrase()) return null;
+    return (await unsealCa(this.ctx)).signer;
   }
 
   private vaultNote(): { note?: string } {
@@ -329,22 +492,27 @@ export class ConsoleService {
 
   private watchState(): void {
     if (this.unwatchState) return;
-    const auditFile = auditPath(this.paths.dir);
-    this.unwatchState = watchFiles(
-      [
-        auditFile,
-        this.paths.meta,
-        this.paths.registry,
-        this.paths.revocations,
-        this.paths.server,
-        this.paths.gateway,
-      ],
-      (file) => void (file === auditFile ? this.pushNewAudit() : this.emitStatus()),
-    );
-    // Start from the current end of the log: subscribers load the history with audit.query.
-    void this.auditQuery({ limit: 1 })
-      .then((last) => (this.lastSeq = Math.max(this.lastSeq, last.at(-1)?.seq ?? 0)))
-      .catch(() => undefined);
+    let version = -1;
+    const poll = () => {
+      let state: StateDb;
+      try {
+        state = this.state();
+      } catch {
+        return; // no CA yet: nothing to watch
+      }
+      if (version === -1) this.lastSeq = Math.max(this.lastSeq, lastAuditSeq(state.db));
+      const v = state.dataVersion();
+      if (v === version) return;
+      const first = version === -1;
+      version = v;
+      if (first) return;
+      void this.pushNewAudit();
+      void this.emitStatus();
+    };
+    poll();
+    const timer = setInterval(poll, 200);
+    timer.unref();
+    this.unwatchState = () => clearInterval(timer);
   }
 
   private emitAudit(records: readonly AuditRecord[]): void {
@@ -356,10 +524,20 @@ export class ConsoleService {
 
   private async pushNewAudit(): Promise<void> {
     if (!this.events.has('audit.appended')) return;
-    this.emitAudit(await this.auditQuery({ limit: 1000 }).catch(() => []));
+    try {
+      this.emitAudit(auditRecordsAfter(this.state().db, this.lastSeq, 1000));
+    } catch {
+      // A failed push is retried with the next change.
+    }
   }
 
   private async afterChange(): Promise<void> {
+    try {
+      await syncDerivedFiles(this.state(), this.paths);
+    } catch (e) {
+      // The commit stands; the export heals with the next command. Say so rather than fail.
+      process.stderr.write(`mtls-console: warning: ${(e as Error).message}\n`);
+    }
     await this.pushNewAudit();
     await this.emitStatus();
   }
@@ -370,3 +548,15 @@ export class ConsoleService {
     if (status) this.events.emit('status.changed', status);
   }
 }
+
+function diff<T extends object>(before: T, after: T): Record<string, { from: unknown; to: unknown }> {
+  const out: Record<string, { from: unknown; to: unknown }> = {};
+  for (const key of Object.keys(after) as (keyof T)[]) {
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) {
+      out[String(key)] = { from: before[key], to: after[key] };
+    }
+  }
+  return out;
+}
+
+export type { AuditEntryInput };

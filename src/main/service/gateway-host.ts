@@ -10,12 +10,26 @@ import {
 } from '../gateway';
 import { privateKeyPem } from '../pki';
 import type { AuditEntryInput } from '../audit';
-import { AuditSink } from './audit-sink';
-import { watchFiles } from './file-watch';
-import type { StatePaths } from './paths';
+import type { StateDb } from '../db';
+import { AuditSink, type SinkHealth } from './audit-sink';
+import type { UnsealedCa } from './ca-ops';
 import type { VaultResolver } from './vaults';
-import { readCaCertPem, readGatewayConfig, readRevocations, readServerFile, requireMeta } from './state';
-import type { AuditRecord, ConnectionInfo, GatewayConfig, GatewayState } from '../../shared/model';
+import {
+  readAuditSettings,
+  readCa,
+  readCurrentServer,
+  readGatewayConfig,
+  readMeta,
+  revocationStamp,
+  revokedSerials,
+} from './state';
+import type {
+  AuditRecord,
+  ConnectionInfo,
+  GatewayConfig,
+  GatewayState,
+  StatusInfo,
+} from '../../shared/model';
 
 export type GatewayHostEvent =
   | { kind: 'connections'; list: ConnectionInfo[] }
@@ -23,20 +37,25 @@ export type GatewayHostEvent =
   | { kind: 'state'; state: GatewayState };
 
 export interface GatewayHostOptions {
-  readonly paths: StatePaths;
+  readonly state: () => StateDb;
+  readonly unsealCa: () => Promise<UnsealedCa>;
   readonly vaults: VaultResolver;
+  readonly now: () => Date;
   readonly onEvent: (event: GatewayHostEvent) => void;
   /** How the gateway process is started: fork of out/main/gateway.js by default, utilityProcess in the app. */
   readonly launcher?: GatewayLauncher;
   readonly supervisor?: SupervisorOptions;
   /** Extra knobs passed to the gateway (e.g. the upstream timeout). */
   readonly upstreamTimeoutMs?: number;
+  /** How often the database is checked for commits of other processes (revocations, rotations). */
+  readonly pollMs?: number;
 }
 
 /**
  * Runs the gateway for a state dir: feeds the supervisor the server key, the trust bundle and the
- * revocation set from the store, and keeps them current. A revocation written by ANY process on the
- * state dir (the CLI in another shell) reaches the gateway through the file watch, well within 1 s.
+ * revocation set from the database, and keeps them current. A revocation committed by ANY process on
+ * the state dir (the CLI in another shell) reaches the gateway through the data_version poll, well
+ * within 1 s.
  */
 export class GatewayHost {
   private supervisor: GatewaySupervisor | null = null;
@@ -44,18 +63,33 @@ export class GatewayHost {
   private unsubscribe: (() => void)[] = [];
   private readonly sink: AuditSink;
   private stoppedWaiters: ((s: GatewayState) => void)[] = [];
-  private lastRevocationKey = '';
+  private lastRevocationStamp = '';
+  private lastServerSerial = '';
+  private ca: UnsealedCa | null = null;
+  private failOpen = false;
 
   constructor(private readonly opts: GatewayHostOptions) {
     this.sink = new AuditSink(
-      opts.paths.dir,
+      opts.state,
+      () => this.ca?.signer ?? null,
       (records) => opts.onEvent({ kind: 'audit', records }),
-      (message) => process.stderr.write(`mtls-console: ${message}\n`),
+      (health) => this.onSinkHealth(health),
     );
   }
 
   state(): GatewayState {
     return this.supervisor?.state() ?? { kind: 'stopped' };
+  }
+
+  auditWrites(): StatusInfo['auditWrites'] {
+    const h = this.sink.health();
+    return { ...h, failOpen: this.failOpen };
+  }
+
+  setFailOpen(failOpen: boolean): void {
+    this.failOpen = failOpen;
+    const h = this.sink.health();
+    this.supervisor?.hold(h.ok || failOpen ? null : (h.message ?? 'audit records cannot be written'));
   }
 
   connections(): ConnectionInfo[] {
@@ -71,9 +105,16 @@ export class GatewayHost {
     if (current === 'running' || current === 'starting') {
       throw new ConsoleError('GATEWAY', `the gateway is already ${current}`);
     }
-    const config = { ...(await readGatewayConfig(this.opts.paths)), ...override };
+    const db = this.opts.state();
+    const { config, settings } = db.read(() => ({
+      config: { ...readGatewayConfig(db.db), ...override },
+      settings: readAuditSettings(db.db),
+    }));
+    this.failOpen = settings.failOpen;
+    this.ca = await this.opts.unsealCa();
     const material = await this.loadTls();
-    const revoked = await this.loadRevoked();
+    const revoked = db.read(() => revokedSerials(db.db));
+    this.lastRevocationStamp = db.read(() => revocationStamp(db.db));
     const supervisor = new GatewaySupervisor(
       this.opts.launcher ?? new ForkLauncher(gatewayEntryPath()),
       this.opts.supervisor ?? {},
@@ -87,10 +128,7 @@ export class GatewayHost {
       supervisor.onConnections((list) => this.opts.onEvent({ kind: 'connections', list })),
       supervisor.onAudit((entries) => this.sink.push(entries.map(toAuditInput))),
     ];
-    this.unwatch = watchFiles(
-      [this.opts.paths.revocations, this.opts.paths.server, this.opts.paths.caCert],
-      (file) => void this.onStateFileChanged(file),
-    );
+    this.unwatch = this.watchDb();
     try {
       const addr = await supervisor.start(material, config, {
         revokedSerials: revoked,
@@ -143,14 +181,14 @@ export class GatewayHost {
     return { killed: await this.supervisor.kill(selector) };
   }
 
-  async refreshRevocations(): Promise<void> {
+  /** Sends the revocation set when it changed (our own revoke, or a commit of another process). */
+  refreshRevocations(): void {
     if (!this.supervisor) return;
-    const serials = await this.loadRevoked();
-    const key = `${serials.length}:${serials.at(-1) ?? ''}`;
-    // Both our own call and the file watch land here; one message per actual change is enough.
-    if (key === this.lastRevocationKey) return;
-    this.lastRevocationKey = key;
-    this.supervisor.updateRevocations(serials);
+    const db = this.opts.state();
+    const stamp = db.read(() => revocationStamp(db.db));
+    if (stamp === this.lastRevocationStamp) return;
+    this.lastRevocationStamp = stamp;
+    this.supervisor.updateRevocations(db.read(() => revokedSerials(db.db)));
   }
 
   async refreshTls(): Promise<void> {
@@ -158,30 +196,50 @@ export class GatewayHost {
     this.supervisor.updateTls(await this.loadTls());
   }
 
-  private async onStateFileChanged(file: string): Promise<void> {
-    try {
-      if (file === this.opts.paths.revocations) await this.refreshRevocations();
-      else await this.refreshTls();
-    } catch (e) {
-      // A store we cannot read must not stop a running gateway; the message says why it is stale.
-      process.stderr.write(`mtls-console: gateway not updated from ${file}: ${(e as Error).message}\n`);
-    }
-  }
-
-  private async loadRevoked(): Promise<string[]> {
-    return (await readRevocations(this.opts.paths)).entries.map((e) => e.serial);
+  private watchDb(): () => void {
+    const db = this.opts.state();
+    let version = db.dataVersion();
+    const timer = setInterval(() => {
+      try {
+        const v = db.dataVersion();
+        if (v === version) return;
+        version = v;
+        this.refreshRevocations();
+        const serial = db.read(() => readCurrentServer(db.db).serial);
+        if (serial !== this.lastServerSerial) void this.refreshTls().catch(reportStale);
+      } catch (e) {
+        reportStale(e);
+      }
+    }, this.opts.pollMs ?? 100);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private async loadTls(): Promise<GatewayTlsMaterial> {
-    const meta = await requireMeta(this.opts.paths);
-    const server = await readServerFile(this.opts.paths);
+    const db = this.opts.state();
+    const { meta, server, caPem } = db.read(() => ({
+      meta: readMeta(db.db),
+      server: readCurrentServer(db.db),
+      caPem: readCa(db.db).certPem,
+    }));
     const vault = await this.opts.vaults.open(meta.vaultBackend);
-    const keyDer = await vault.unseal(Buffer.from(server.sealedKey, 'base64'));
-    return {
-      keyPem: privateKeyPem(keyDer),
-      certPem: server.certPem,
-      caPem: await readCaCertPem(this.opts.paths),
-    };
+    const keyDer = await vault.unseal(server.sealedKey, `the server key in ${db.file}`);
+    this.lastServerSerial = server.serial;
+    return { keyPem: privateKeyPem(keyDer), certPem: server.certPem, caPem };
+  }
+
+  private onSinkHealth(health: SinkHealth): void {
+    // Fail-closed unless the operator chose otherwise: no request goes unrecorded.
+    this.supervisor?.hold(
+      health.ok || this.failOpen ? null : (health.message ?? 'audit records cannot be written'),
+    );
+    // Shown in status and the UI; the line says where records stand, never what they contain.
+    process.stderr.write(
+      health.ok
+        ? 'mtls-console: gateway audit records are being written again\n'
+        : `mtls-console: ${health.message ?? 'gateway audit records cannot be written'}\n`,
+    );
+    this.opts.onEvent({ kind: 'state', state: this.state() });
   }
 
   private teardown(): void {
@@ -190,7 +248,7 @@ export class GatewayHost {
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     this.supervisor = null;
-    this.lastRevocationKey = '';
+    this.lastRevocationStamp = '';
   }
 
   private resolveStopped(state: GatewayState): void {
@@ -200,11 +258,20 @@ export class GatewayHost {
   }
 }
 
+function reportStale(e: unknown): void {
+  // A store we cannot read must not stop a running gateway; the message says why it is stale.
+  process.stderr.write(
+    `mtls-console: gateway not updated from the state database: ${(e as Error).message}\n`,
+  );
+}
+
 function toAuditInput(e: GatewayAuditEntry): AuditEntryInput {
   const time = e.time ? new Date(e.time) : undefined;
   return {
     type: e.type,
     actor: e.actor,
+    cn: e.actor.kind === 'client' ? e.actor.cn : null,
+    serial: e.actor.kind === 'client' ? e.actor.serial : null,
     details: e.details,
     ...(time && !Number.isNaN(time.getTime()) ? { time } : {}),
   };

@@ -1,37 +1,26 @@
 import path from 'node:path';
 import os from 'node:os';
 
-/** Where each piece of state lives inside one state dir (DESIGN.md §5). */
-export interface StatePaths {
+/**
+ * Files in a state dir besides the database. They are derived: written after each commit from what
+ * the database holds, so a missing or stale one heals with the next command (DESIGN.md §5).
+ */
+export interface DerivedPaths {
   readonly dir: string;
-  /** Written last by init: its presence means the CA is complete. */
-  readonly meta: string;
+  /** For other verifiers and for operators: the trust anchor. */
   readonly caCert: string;
-  readonly caKey: string;
-  /** Server cert and its sealed key in one file, so a rotation can never pair a new cert with an old key. */
-  readonly server: string;
-  /** A plain copy of the server certificate for operators and other tools. */
   readonly serverCert: string;
-  readonly registry: string;
-  readonly revocations: string;
+  /** For nginx `ssl_crl` and other verifiers. */
   readonly crl: string;
-  readonly gateway: string;
 }
 
-export function statePaths(dir: string): StatePaths {
+export function derivedPaths(dir: string): DerivedPaths {
   const abs = path.resolve(dir);
-  const at = (name: string) => path.join(abs, name);
   return {
     dir: abs,
-    meta: at('meta.json'),
-    caCert: at('ca.crt'),
-    caKey: at('ca.key.sealed'),
-    server: at('server.json'),
-    serverCert: at('server.crt'),
-    registry: at('registry.json'),
-    revocations: at('revocations.json'),
-    crl: at('crl.pem'),
-    gateway: at('gateway.json'),
+    caCert: path.join(abs, 'ca.crt'),
+    serverCert: path.join(abs, 'server.crt'),
+    crl: path.join(abs, 'crl.pem'),
   };
 }
 

@@ -1,48 +1,39 @@
-import fs from 'node:fs/promises';
 import { summarizeCert } from '../pki';
-import { CRL_VALIDITY_MS } from './ca-ops';
-import type { StatePaths } from './paths';
-import {
-  readCaCertPem,
-  readGatewayConfig,
-  readMeta,
-  readRegistry,
-  readRevocations,
-  readServerFile,
-} from './state';
+import type { StateDb } from '../db';
+import { readCa, readCerts, readCrl, readCurrentServer, readGatewayConfig, readMeta } from './state';
 import { DAY_MS } from '../../shared/validation';
 import type {
   CaInfo,
   ClientCounts,
   ClientRecord,
+  GatewayConfig,
   GatewayState,
   ServerCertInfo,
   StatusInfo,
   VaultBackend,
 } from '../../shared/model';
 
-/** Read-only views of the state dir. They take no lock: every state file is replaced atomically. */
+/** Read-only views of the state, each from one consistent snapshot of the database. */
 
 export function daysLeft(notAfter: Date, now: Date): number {
   return Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
 }
 
-export async function listClients(paths: StatePaths, now: Date): Promise<ClientRecord[]> {
-  const [registry, revocations] = await Promise.all([readRegistry(paths), readRevocations(paths)]);
-  const revoked = new Map(revocations.entries.map((e) => [e.serial, e]));
+export function listClients(state: StateDb, now: Date): ClientRecord[] {
   const nowMs = now.getTime();
-  return registry.certs.map((c) => {
-    const rev = revoked.get(c.serial);
-    const base = {
-      serial: c.serial,
-      name: c.name,
-      notBefore: c.notBefore,
-      notAfter: c.notAfter,
-      fingerprintSha256: c.fingerprintSha256,
-    };
-    if (rev) return { ...base, status: 'revoked', revokedAt: rev.revokedAt, reason: rev.reason };
-    return { ...base, status: Date.parse(c.notAfter) <= nowMs ? 'expired' : 'active' };
-  });
+  return state
+    .read(() => readCerts(state.db))
+    .map((c) => {
+      const base = {
+        serial: c.serial,
+        name: c.name,
+        notBefore: c.notBefore,
+        notAfter: c.notAfter,
+        fingerprintSha256: c.fingerprintSha256,
+      };
+      if (c.revocation) return { ...base, status: 'revoked', ...c.revocation };
+      return { ...base, status: Date.parse(c.notAfter) <= nowMs ? 'expired' : 'active' };
+    });
 }
 
 export function countClients(clients: readonly ClientRecord[]): ClientCounts {
@@ -55,35 +46,46 @@ export interface StatusExtras {
   readonly gatewayState: GatewayState;
   readonly vault: { backend: VaultBackend | null; note?: string };
   readonly needsPassphrase: boolean;
+  readonly auditWrites: StatusInfo['auditWrites'];
 }
 
-export async function readStatus(paths: StatePaths, now: Date, extras: StatusExtras): Promise<StatusInfo> {
-  const meta = await readMeta(paths);
-  const gatewayConfig = await readGatewayConfig(paths);
-  const gateway = { config: gatewayConfig, state: extras.gatewayState };
-  if (!meta) {
-    return {
-      initialized: false,
-      stateDir: paths.dir,
-      ca: null,
-      server: null,
-      clients: { active: 0, expired: 0, revoked: 0, total: 0 },
-      crl: null,
-      gateway,
-      vault: extras.vault,
-    };
-  }
-  const caSummary = summarizeCert(await readCaCertPem(paths));
+export function uninitializedStatus(
+  stateDir: string,
+  gatewayConfig: GatewayConfig,
+  extras: StatusExtras,
+): StatusInfo {
+  return {
+    initialized: false,
+    stateDir,
+    ca: null,
+    server: null,
+    clients: { active: 0, expired: 0, revoked: 0, total: 0 },
+    crl: null,
+    gateway: { config: gatewayConfig, state: extras.gatewayState },
+    vault: extras.vault,
+    auditWrites: extras.auditWrites,
+  };
+}
+
+export function readStatus(state: StateDb, stateDir: string, now: Date, extras: StatusExtras): StatusInfo {
+  const snap = state.read(() => ({
+    meta: readMeta(state.db),
+    caPem: readCa(state.db).certPem,
+    serverPem: readCurrentServer(state.db).certPem,
+    gateway: readGatewayConfig(state.db),
+    crl: readCrl(state.db),
+  }));
+  const caSummary = summarizeCert(snap.caPem);
   const ca: CaInfo = {
     subject: caSummary.subject,
-    algorithm: meta.algorithm,
+    algorithm: snap.meta.algorithm,
     serial: caSummary.serial,
     notBefore: caSummary.notBefore.toISOString(),
     notAfter: caSummary.notAfter.toISOString(),
     daysLeft: daysLeft(caSummary.notAfter, now),
     fingerprintSha256: caSummary.fingerprintSha256,
   };
-  const serverSummary = summarizeCert((await readServerFile(paths)).certPem);
+  const serverSummary = summarizeCert(snap.serverPem);
   const server: ServerCertInfo = {
     subject: serverSummary.subject,
     sans: serverSummary.sans,
@@ -93,32 +95,24 @@ export async function readStatus(paths: StatePaths, now: Date, extras: StatusExt
     daysLeft: daysLeft(serverSummary.notAfter, now),
     fingerprintSha256: serverSummary.fingerprintSha256,
   };
-  const clients = countClients(await listClients(paths, now));
-  const crl = await crlInfo(paths, now);
+  const nextUpdate = new Date(snap.crl.nextUpdate);
   return {
     initialized: true,
-    stateDir: paths.dir,
+    stateDir,
     ca,
     server,
-    clients,
-    crl,
-    gateway,
+    clients: countClients(listClients(state, now)),
+    crl: {
+      crlNumber: String(snap.crl.number),
+      nextUpdate: snap.crl.nextUpdate,
+      daysLeft: daysLeft(nextUpdate, now),
+    },
+    gateway: { config: snap.gateway, state: extras.gatewayState },
     vault: {
       ...extras.vault,
-      backend: meta.vaultBackend,
-      locked: meta.vaultBackend === 'passphrase' && extras.needsPassphrase,
+      backend: snap.meta.vaultBackend,
+      locked: snap.meta.vaultBackend === 'passphrase' && extras.needsPassphrase,
     },
-  };
-}
-
-/** The CRL's nextUpdate is its write time plus CRL_VALIDITY_MS (it is signed just before it is written). */
-async function crlInfo(paths: StatePaths, now: Date): Promise<StatusInfo['crl']> {
-  const st = await fs.stat(paths.crl).catch(() => null);
-  if (!st) return null;
-  const nextUpdate = new Date(st.mtimeMs + CRL_VALIDITY_MS);
-  return {
-    crlNumber: (await readRevocations(paths)).crlNumber,
-    nextUpdate: nextUpdate.toISOString(),
-    daysLeft: daysLeft(nextUpdate, now),
+    auditWrites: extras.auditWrites,
   };
 }

@@ -1,67 +1,340 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
 import { ConsoleError } from '../errors';
-import { readFileIfExists, readJsonFile } from '../store';
-import type { StatePaths } from './paths';
-import {
-  gatewayConfigSchema,
-  metaSchema,
-  registrySchema,
-  revocationsSchema,
-  serverFileSchema,
-  type Meta,
-  type Registry,
-  type Revocations,
-  type ServerFile,
-} from './state-schemas';
+import { ALGORITHMS, REVOCATION_REASONS, type RevocationReason } from '../../shared/validation';
 import { DEFAULT_GATEWAY_CONFIG, type GatewayConfig } from '../../shared/model';
+import { gatewaySettingsSchema } from '../../shared/contract';
 
-/** Readers for the state dir. Each validates what it reads; a missing CA is NOT_INITIALIZED. */
+/**
+ * Typed reads and writes of the state tables. Every row read is checked with zod: the database is a
+ * file on disk like any other, and a row that does not fit is CORRUPT_STATE naming the table.
+ */
 
-export async function readMeta(paths: StatePaths): Promise<Meta | null> {
-  return readJsonFile(paths.meta, metaSchema);
+const hex = z.string().regex(/^[0-9a-f]+$/);
+const isoDate = z.string().datetime({ offset: true });
+
+function parseRow<T extends z.ZodType>(table: string, schema: T, row: unknown): z.output<T> {
+  const r = schema.safeParse(row);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new ConsoleError(
+    'CORRUPT_STATE',
+    `state database table ${table} is corrupt (${issue?.path.join('.') || 'row'}: ${issue?.message ?? 'invalid'})`,
+  );
 }
 
-export async function requireMeta(paths: StatePaths): Promise<Meta> {
-  const meta = await readMeta(paths);
-  if (!meta) {
-    throw new ConsoleError(
-      'NOT_INITIALIZED',
-      `no CA in ${paths.dir}; run \`mtls-console init --hosts …\` first`,
-    );
+const metaRow = z.object({
+  algorithm: z.enum(ALGORITHMS),
+  vault_backend: z.enum(['passphrase', 'safeStorage']),
+  created_at: isoDate,
+  ca_name: z.string(),
+  server_hosts: z.string(),
+  server_days: z.number().int().positive(),
+});
+
+export interface Meta {
+  readonly algorithm: (typeof ALGORITHMS)[number];
+  readonly vaultBackend: 'passphrase' | 'safeStorage';
+  readonly createdAt: string;
+  readonly caName: string;
+  readonly serverHosts: string[];
+  readonly serverDays: number;
+}
+
+export function readMeta(db: DatabaseSync): Meta {
+  const row = parseRow('meta', metaRow, db.prepare('SELECT * FROM meta WHERE id = 1').get());
+  const hosts = parseRow('meta', z.array(z.string()).min(1), JSON.parse(row.server_hosts));
+  return {
+    algorithm: row.algorithm,
+    vaultBackend: row.vault_backend,
+    createdAt: row.created_at,
+    caName: row.ca_name,
+    serverHosts: hosts,
+    serverDays: row.server_days,
+  };
+}
+
+export function insertMeta(db: DatabaseSync, meta: Meta): void {
+  db.prepare(
+    'INSERT INTO meta (id, algorithm, vault_backend, created_at, ca_name, server_hosts, server_days) VALUES (1, ?, ?, ?, ?, ?, ?)',
+  ).run(
+    meta.algorithm,
+    meta.vaultBackend,
+    meta.createdAt,
+    meta.caName,
+    JSON.stringify(meta.serverHosts),
+    meta.serverDays,
+  );
+}
+
+const caRow = z.object({
+  cert_pem: z.string().includes('BEGIN CERTIFICATE'),
+  sealed_key: z.instanceof(Uint8Array),
+});
+
+export function readCa(db: DatabaseSync): { certPem: string; sealedKey: Buffer } {
+  const row = parseRow('ca', caRow, db.prepare('SELECT cert_pem, sealed_key FROM ca WHERE id = 1').get());
+  return { certPem: row.cert_pem, sealedKey: Buffer.from(row.sealed_key) };
+}
+
+export function insertCa(db: DatabaseSync, certPem: string, sealedKey: Buffer): void {
+  db.prepare('INSERT INTO ca (id, cert_pem, sealed_key) VALUES (1, ?, ?)').run(certPem, sealedKey);
+}
+
+const serverRow = z.object({
+  serial: hex,
+  cert_pem: z.string().includes('BEGIN CERTIFICATE'),
+  sealed_key: z.instanceof(Uint8Array),
+  not_after: isoDate,
+});
+
+export interface ServerRow {
+  readonly serial: string;
+  readonly certPem: string;
+  readonly sealedKey: Buffer;
+  readonly notAfter: string;
+}
+
+export function readCurrentServer(db: DatabaseSync): ServerRow {
+  const row = parseRow(
+    'server_certs',
+    serverRow,
+    db.prepare('SELECT serial, cert_pem, sealed_key, not_after FROM server_certs WHERE current = 1').get(),
+  );
+  return {
+    serial: row.serial,
+    certPem: row.cert_pem,
+    sealedKey: Buffer.from(row.sealed_key),
+    notAfter: row.not_after,
+  };
+}
+
+/** The new server certificate becomes the current one; the old ones stay as history. */
+export function insertServer(db: DatabaseSync, s: ServerRow, issuedAt: string): void {
+  db.prepare('UPDATE server_certs SET current = 0 WHERE current = 1').run();
+  db.prepare(
+    'INSERT INTO server_certs (serial, cert_pem, sealed_key, not_after, issued_at, current) VALUES (?, ?, ?, ?, ?, 1)',
+  ).run(s.serial, s.certPem, s.sealedKey, s.notAfter, issuedAt);
+}
+
+const certRow = z.object({
+  serial: hex,
+  name: z.string(),
+  not_before: isoDate,
+  not_after: isoDate,
+  fingerprint_sha256: hex,
+  issued_at: isoDate,
+  audit_seq: z.number().int(),
+  revoked_at: isoDate.nullable(),
+  reason: z.enum(REVOCATION_REASONS).nullable(),
+});
+
+export interface CertRow {
+  readonly serial: string;
+  readonly name: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly fingerprintSha256: string;
+  readonly issuedAt: string;
+  readonly auditSeq: number;
+  readonly revocation: { readonly revokedAt: string; readonly reason: RevocationReason } | null;
+}
+
+const CERT_SELECT = `SELECT c.serial, c.name, c.not_before, c.not_after, c.fingerprint_sha256, c.issued_at,
+  c.audit_seq, r.revoked_at, r.reason FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial`;
+
+function toCert(row: unknown): CertRow {
+  const r = parseRow('certificates', certRow, row);
+  return {
+    serial: r.serial,
+    name: r.name,
+    notBefore: r.not_before,
+    notAfter: r.not_after,
+    fingerprintSha256: r.fingerprint_sha256,
+    issuedAt: r.issued_at,
+    auditSeq: r.audit_seq,
+    revocation: r.revoked_at && r.reason ? { revokedAt: r.revoked_at, reason: r.reason } : null,
+  };
+}
+
+export function readCert(db: DatabaseSync, serial: string): CertRow | null {
+  const row = db.prepare(`${CERT_SELECT} WHERE c.serial = ?`).get(serial);
+  return row ? toCert(row) : null;
+}
+
+export function readCerts(db: DatabaseSync): CertRow[] {
+  return db.prepare(`${CERT_SELECT} ORDER BY c.issued_at, c.serial`).all().map(toCert);
+}
+
+export function insertCert(db: DatabaseSync, c: Omit<CertRow, 'revocation'>): void {
+  db.prepare(
+    'INSERT INTO certificates (serial, name, not_before, not_after, fingerprint_sha256, issued_at, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  ).run(c.serial, c.name, c.notBefore, c.notAfter, c.fingerprintSha256, c.issuedAt, c.auditSeq);
+}
+
+export function certExists(db: DatabaseSync, serial: string): boolean {
+  return db.prepare('SELECT 1 FROM certificates WHERE serial = ?').get(serial) !== undefined;
+}
+
+export function insertRevocation(
+  db: DatabaseSync,
+  r: { serial: string; revokedAt: string; reason: RevocationReason; auditSeq: number },
+): void {
+  db.prepare('INSERT INTO revocations (serial, revoked_at, reason, audit_seq) VALUES (?, ?, ?, ?)').run(
+    r.serial,
+    r.revokedAt,
+    r.reason,
+    r.auditSeq,
+  );
+}
+
+const revocationRow = z.object({ serial: hex, revoked_at: isoDate, reason: z.enum(REVOCATION_REASONS) });
+
+export function readRevocations(
+  db: DatabaseSync,
+): { serial: string; revokedAt: string; reason: RevocationReason }[] {
+  return db
+    .prepare('SELECT serial, revoked_at, reason FROM revocations ORDER BY revoked_at, serial')
+    .all()
+    .map((row) => {
+      const r = parseRow('revocations', revocationRow, row);
+      return { serial: r.serial, revokedAt: r.revoked_at, reason: r.reason };
+    });
+}
+
+export function revokedSerials(db: DatabaseSync): string[] {
+  return db
+    .prepare('SELECT serial FROM revocations')
+    .all()
+    .map((row) => parseRow('revocations', z.object({ serial: hex }), row).serial);
+}
+
+/** A cheap fingerprint of the revocation set, to notice changes made by other processes. */
+export function revocationStamp(db: DatabaseSync): string {
+  const row = db.prepare('SELECT count(*) AS n, max(rowid) AS m FROM revocations').get() as
+    { n: number; m: number | null } | undefined;
+  return `${row?.n ?? 0}:${row?.m ?? 0}`;
+}
+
+const crlRow = z.object({
+  number: z.number().int().positive(),
+  this_update: isoDate,
+  next_update: isoDate,
+  entries: z.number().int().nonnegative(),
+  der: z.instanceof(Uint8Array),
+});
+
+export interface CrlRow {
+  readonly number: number;
+  readonly thisUpdate: string;
+  readonly nextUpdate: string;
+  readonly entries: number;
+  readonly der: Buffer;
+}
+
+export function readCrl(db: DatabaseSync): CrlRow {
+  const row = parseRow('crl', crlRow, db.prepare('SELECT * FROM crl WHERE id = 1').get());
+  return {
+    number: row.number,
+    thisUpdate: row.this_update,
+    nextUpdate: row.next_update,
+    entries: row.entries,
+    der: Buffer.from(row.der),
+  };
+}
+
+export function readCrlNumber(db: DatabaseSync): number {
+  const row = db.prepare('SELECT number FROM crl WHERE id = 1').get() as { number?: unknown } | undefined;
+  return typeof row?.number === 'number' ? row.number : 0;
+}
+
+export function writeCrl(db: DatabaseSync, c: CrlRow): void {
+  db.prepare(
+    `INSERT INTO crl (id, number, this_update, next_update, entries, der) VALUES (1, ?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET number = excluded.number, this_update = excluded.this_update,
+       next_update = excluded.next_update, entries = excluded.entries, der = excluded.der`,
+  ).run(c.number, c.thisUpdate, c.nextUpdate, c.entries, c.der);
+}
+
+function readSetting(db: DatabaseSync, key: string): unknown {
+  const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
+    { value?: unknown } | undefined;
+  if (row === undefined || typeof row.value !== 'string') return undefined;
+  try {
+    return JSON.parse(row.value);
+  } catch {
+    throw new ConsoleError('CORRUPT_STATE', `state database setting ${key} is not valid JSON`);
   }
-  return meta;
 }
 
-export async function readCaCertPem(paths: StatePaths): Promise<string> {
-  const pem = await readFileIfExists(paths.caCert);
-  if (!pem) throw new ConsoleError('CORRUPT_STATE', `state file ${paths.caCert} is missing`);
-  const text = pem.toString('utf8');
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new ConsoleError('CORRUPT_STATE', `state file ${paths.caCert} is corrupt: not a PEM certificate`);
-  }
-  return text;
+export function writeSetting(db: DatabaseSync, key: string, value: unknown): void {
+  db.prepare(
+    'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  ).run(key, JSON.stringify(value));
 }
 
-export async function readSealed(path: string): Promise<Buffer> {
-  const sealed = await readFileIfExists(path);
-  if (!sealed) throw new ConsoleError('CORRUPT_STATE', `state file ${path} is missing`);
-  return sealed;
+export function readGatewayConfig(db: DatabaseSync): GatewayConfig {
+  const stored = readSetting(db, 'gateway');
+  if (stored === undefined) return DEFAULT_GATEWAY_CONFIG;
+  return { ...DEFAULT_GATEWAY_CONFIG, ...parseRow('settings', gatewaySettingsSchema.partial(), stored) };
 }
 
-export async function readServerFile(paths: StatePaths): Promise<ServerFile> {
-  const server = await readJsonFile(paths.server, serverFileSchema);
-  if (!server) throw new ConsoleError('CORRUPT_STATE', `state file ${paths.server} is missing`);
-  return server;
+export const auditSettingsSchema = z
+  .object({
+    /** Records older than this many days move to an archive; 0 keeps everything in the database. */
+    retentionDays: z.number().int().min(0).max(3650),
+    /** Fail-open: keep proxying when gateway records cannot be written (they stay queued in memory). */
+    failOpen: z.boolean(),
+  })
+  .strict();
+export type AuditSettings = z.infer<typeof auditSettingsSchema>;
+export const DEFAULT_AUDIT_SETTINGS: AuditSettings = { retentionDays: 30, failOpen: false };
+
+export function readAuditSettings(db: DatabaseSync): AuditSettings {
+  const stored = readSetting(db, 'audit');
+  if (stored === undefined) return DEFAULT_AUDIT_SETTINGS;
+  return { ...DEFAULT_AUDIT_SETTINGS, ...parseRow('settings', auditSettingsSchema.partial(), stored) };
 }
 
-export async function readRegistry(paths: StatePaths): Promise<Registry> {
-  return (await readJsonFile(paths.registry, registrySchema)) ?? { v: 1, certs: [] };
+const pendingRow = z.object({ serial: hex, files: z.string(), owner: z.string(), created_at: isoDate });
+const pendingFiles = z.array(z.object({ staged: z.string(), final: z.string(), sha256: hex }));
+const ownerSchema = z.object({
+  pid: z.number().int(),
+  hostname: z.string(),
+  startTime: z.string().optional(),
+});
+
+export interface PendingBundle {
+  readonly serial: string;
+  readonly files: z.infer<typeof pendingFiles>;
+  readonly owner: z.infer<typeof ownerSchema>;
+  readonly createdAt: string;
 }
 
-export async function readRevocations(paths: StatePaths): Promise<Revocations> {
-  return (await readJsonFile(paths.revocations, revocationsSchema)) ?? { v: 1, crlNumber: '0', entries: [] };
+export function readPendingBundles(db: DatabaseSync): PendingBundle[] {
+  return db
+    .prepare('SELECT serial, files, owner, created_at FROM pending_bundles')
+    .all()
+    .map((row) => {
+      const r = parseRow('pending_bundles', pendingRow, row);
+      return {
+        serial: r.serial,
+        files: parseRow('pending_bundles', pendingFiles, JSON.parse(r.files)),
+        owner: parseRow('pending_bundles', ownerSchema, JSON.parse(r.owner)),
+        createdAt: r.created_at,
+      };
+    });
 }
 
-export async function readGatewayConfig(paths: StatePaths): Promise<GatewayConfig> {
-  const stored = await readJsonFile(paths.gateway, gatewayConfigSchema.partial());
-  return { ...DEFAULT_GATEWAY_CONFIG, ...stored };
+export function insertPendingBundle(db: DatabaseSync, p: PendingBundle): void {
+  db.prepare('INSERT INTO pending_bundles (serial, files, owner, created_at) VALUES (?, ?, ?, ?)').run(
+    p.serial,
+    JSON.stringify(p.files),
+    JSON.stringify(p.owner),
+    p.createdAt,
+  );
+}
+
+export function deletePendingBundle(db: DatabaseSync, serial: string): void {
+  db.prepare('DELETE FROM pending_bundles WHERE serial = ?').run(serial);
 }

@@ -14,11 +14,16 @@ export interface VaultResolver {
   open(backend: VaultBackend): Promise<Vault>;
   /** Remember a passphrase given later (the app's unlock screen). */
   setPassphrase(passphrase: string): void;
+  /** Forget it again (a wrong passphrase at unlock). */
+  clearPassphrase(): void;
   /** Whether opening a passphrase vault would need a passphrase that nobody has given yet. */
   needsPassphrase(): boolean;
   /** Which backends can seal here, and why one cannot. */
   describe(): { safeStorage: boolean; note?: string };
 }
+
+/** A new CA's passphrase: long enough that the scrypt cost is not the only defence. */
+export const MIN_PASSPHRASE = 12;
 
 export interface VaultResolverOptions {
   /** Electron's safeStorage in the app; absent in the CLI. */
@@ -64,10 +69,16 @@ export function createVaultResolver(opts: VaultResolverOptions = {}): VaultResol
   return {
     async create(choice) {
       if (choice.backend === 'safeStorage') return safeStorageVault();
-      if (choice.passphrase !== undefined && choice.passphrase.length < 8) {
-        throw new ConsoleError('INVALID_INPUT', 'the passphrase must be at least 8 characters');
+      const vault = await passphraseVault(choice.passphrase);
+      // Checked on the passphrase actually used, whether it came from the app, a file or a prompt.
+      if (passphrase === null || passphrase.length < MIN_PASSPHRASE) {
+        passphrase = null;
+        throw new ConsoleError(
+          'INVALID_INPUT',
+          `the passphrase must be at least ${MIN_PASSPHRASE} characters (it protects the CA key)`,
+        );
       }
-      return passphraseVault(choice.passphrase);
+      return vault;
     },
     async open(backend) {
       return backend === 'safeStorage' ? safeStorageVault() : passphraseVault();
@@ -77,6 +88,9 @@ export function createVaultResolver(opts: VaultResolverOptions = {}): VaultResol
     },
     setPassphrase(p) {
       passphrase = p;
+    },
+    clearPassphrase() {
+      passphrase = null;
     },
     describe() {
       const note = safeStorageProblem();

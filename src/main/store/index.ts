@@ -1,2 +1,1 @@
 export { atomicWriteFile, ensureStateDir, readFileIfExists, readJsonFile } from './files';
-export { withStateLock } from './lock';

@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import { loadAudit, startFeeds } from './feeds';
+import { startFeeds } from './feeds';
 import { ConfirmDialog } from './components/ConfirmDialog';
 import { ErrorAlert } from './components/ErrorAlert';
 import { AuditPanel } from './screens/audit/AuditPanel';
@@ -7,6 +7,7 @@ import { ClientsPanel } from './screens/clients/ClientsPanel';
 import { ConnectionsPanel } from './screens/connections/ConnectionsPanel';
 import { Dashboard } from './screens/dashboard/Dashboard';
 import { SettingsPanel } from './screens/settings/SettingsPanel';
+import { useAuditStore } from './stores/audit';
 import { useConnectionsStore } from './stores/connections';
 import { useStatusStore } from './stores/status';
 import { useUiStore, type Screen } from './stores/ui';
@@ -19,10 +20,15 @@ const NAV: readonly { readonly id: Screen; readonly label: string }[] = [
   { id: 'settings', label: 'Settings' },
 ];
 
-/** Opening the Audit screen loads the trail once; `audit.appended` keeps it current afterwards. */
+/**
+ * Opening the Audit screen loads its first page (again, if records were written while it was away);
+ * while it is open `audit.appended` keeps the top current.
+ */
 function AuditScreen() {
   useEffect(() => {
-    void loadAudit();
+    const audit = useAuditStore.getState();
+    audit.open();
+    return () => audit.close();
   }, []);
   return <AuditPanel />;
 }
@@ -55,6 +61,24 @@ function GatewayBadge() {
       <span className={`dot dot-${state}`} aria-hidden="true" />
       Gateway {state}
       {state === 'running' ? ` · ${live} live` : ''}
+    </div>
+  );
+}
+
+/**
+ * Gateway records that cannot be written (a full disk) are loud: unless the operator chose fail-open,
+ * the gateway is taking no requests until they can.
+ */
+function AuditWritesBanner() {
+  const writes = useStatusStore((s) => s.status?.auditWrites);
+  if (!writes || writes.ok) return null;
+  return (
+    <div className="notice notice-danger" role="alert" data-testid="audit-writes-failing">
+      <strong>Audit records cannot be written.</strong>{' '}
+      {writes.failOpen
+        ? `The gateway keeps proxying (fail-open); ${writes.queued.toLocaleString()} records wait in memory.`
+        : 'The gateway takes no new requests until they can (fail-closed).'}{' '}
+      {writes.message ?? ''}
     </div>
   );
 }
@@ -92,6 +116,7 @@ export function Shell() {
       </nav>
       <main className="main">
         {vaultLocked ? null : <ErrorAlert />}
+        <AuditWritesBanner />
         <CurrentScreen screen={screen} />
       </main>
       <ConfirmDialog />

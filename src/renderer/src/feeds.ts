@@ -2,8 +2,7 @@ import { call } from './api';
 import { reportError } from './lib/useAction';
 import { useAuditStore } from './stores/audit';
 import { useClientsStore } from './stores/clients';
-import type { AuditRecord } from '../../shared/model';
-import { useConnectionsStore } from './stores/connections';
+import { REFUSAL_WINDOW_MS, REFUSED_TYPE, useConnectionsStore } from './stores/connections';
 import { useStatusStore } from './stores/status';
 
 /** Refetches the client registry (after issue, revoke, or a status change that moved the counts). */
@@ -23,21 +22,29 @@ export async function refreshConnections(): Promise<void> {
   }
 }
 
-/** Loads the whole audit trail once (later records arrive by `audit.appended`). */
-export async function loadAudit(force = false): Promise<void> {
-  const audit = useAuditStore.getState();
-  if (audit.loading || (audit.loaded && !force)) return;
-  audit.setLoading(true);
+/** At most this many pages of refusals are read for the chart (a flood past that is summarized anyway). */
+const REFUSAL_PAGES_MAX = 10;
+
+/**
+ * Refusals from the chart's recent past that predate this session's events: one query by type and
+ * time, never the whole log. The type is a prefix, so `gateway.connection.refused` also brings the
+ * `.suppressed` flood summaries, which the store counts by their `details.count`.
+ */
+export async function loadRecentRefusals(now = Date.now()): Promise<void> {
+  const filter = { type: REFUSED_TYPE, from: new Date(now - REFUSAL_WINDOW_MS).toISOString() };
   try {
-    const records = await call('audit.query', {});
-    audit.load(records);
-    // Refusals from the last minutes that predate this session's events also belong on the chart.
-    const cutoff = Date.now() - 15 * 60_000;
-    let i = records.length;
-    while (i > 0 && Date.parse((records[i - 1] as AuditRecord).time) >= cutoff) i--;
-    useConnectionsStore.getState().addRefusals(records.slice(i));
+    let before: number | undefined;
+    for (let i = 0; i < REFUSAL_PAGES_MAX; i++) {
+      const page = await call('audit.query', {
+        filter,
+        limit: 1000,
+        ...(before === undefined ? {} : { before }),
+      });
+      useConnectionsStore.getState().addRefusals(page.records);
+      if (page.nextCursor === null) break;
+      before = page.nextCursor;
+    }
   } catch (err) {
-    audit.setLoading(false);
     reportError(err);
   }
 }
@@ -58,13 +65,15 @@ export function startFeeds(): () => void {
     }),
     window.mtls.on('connections.changed', (list) => useConnectionsStore.getState().setConnections(list)),
     window.mtls.on('audit.appended', (records) => {
-      useAuditStore.getState().append(records);
+      useAuditStore.getState().appendLive(records);
       useConnectionsStore.getState().addRefusals(records);
     }),
   ];
   const tick = window.setInterval(() => useConnectionsStore.getState().tick(), 5_000);
   void refreshClients();
   void refreshConnections();
+  // After subscribing, so a refusal written meanwhile arrives by event if the query missed it.
+  void loadRecentRefusals();
   return () => {
     for (const off of offs) off();
     window.clearInterval(tick);

@@ -15,6 +15,8 @@ interface ConnectionsState {
 }
 
 export const REFUSED_TYPE = 'gateway.connection.refused';
+/** How far back refusals are kept (the chart shows the last 10 minutes of it). */
+export const REFUSAL_WINDOW_MS = 15 * 60_000;
 /** A flood summary: `details.count` refusals the gateway counted without logging each one. */
 export const REFUSED_SUPPRESSED_TYPE = 'gateway.connection.refused.suppressed';
 
@@ -35,7 +37,7 @@ export const useConnectionsStore = create<ConnectionsState>()((set, get) => ({
       samples: pruneSamples([...get().samples, { t: now, count: connections.length }], now),
     }),
   addRefusals: (records) => {
-    const cutoff = Date.now() - 15 * 60_000;
+    const cutoff = Date.now() - REFUSAL_WINDOW_MS;
     const known = new Set(get().refusals.map((r) => r.seq));
     const fresh: { seq: number; t: number; n: number }[] = [];
     for (const r of records) {

@@ -1,9 +1,11 @@
-import type { AuditFilter } from '../../lib/audit-filter';
+import type { AuditFilterDraft, DraftField } from '../../lib/audit-filter';
 
 interface AuditToolbarProps {
-  readonly filter: AuditFilter;
+  readonly draft: AuditFilterDraft;
+  readonly error: { readonly field: DraftField; readonly message: string } | null;
   readonly types: readonly string[];
-  readonly onChange: (f: AuditFilter) => void;
+  readonly actors: readonly string[];
+  readonly onChange: (d: AuditFilterDraft) => void;
 }
 
 function toLocalInput(ms: number | null): string {
@@ -16,19 +18,41 @@ function fromLocalInput(s: string): number | null {
   const t = new Date(s).getTime();
   return Number.isNaN(t) ? null : t;
 }
+/** The picker has minute precision; "to 10:05" means through the end of that minute (the bound is inclusive). */
+function endOfMinute(ms: number | null): number | null {
+  return ms === null ? null : ms + 59_999;
+}
 
-/** Filters: type (substring, with the known types suggested), CN, serial prefix, and a time range. */
-export function AuditToolbar({ filter, types, onChange }: AuditToolbarProps) {
+const LABELS: Record<DraftField, string> = {
+  type: 'Type',
+  cn: 'CN',
+  serial: 'Serial',
+  actor: 'Actor',
+  text: 'Text',
+  from: 'From',
+  to: 'To',
+};
+
+/**
+ * Filters main applies (DESIGN.md §9): type prefix (known types suggested), CN, serial, actor,
+ * time range and free text. Each change goes to the store, which queries after a short pause.
+ */
+export function AuditToolbar({ draft, error, types, actors, onChange }: AuditToolbarProps) {
+  const invalid = (f: DraftField) => (error?.field === f ? true : undefined);
+  const text = (field: 'type' | 'cn' | 'serial' | 'actor' | 'text') => ({
+    value: draft[field],
+    'aria-invalid': invalid(field),
+    onChange: (e: { target: { value: string } }) => onChange({ ...draft, [field]: e.target.value }),
+  });
   return (
-    <div className="toolbar toolbar-wrap">
+    <div className="toolbar toolbar-wrap" role="search">
       <input
         list="audit-types"
         className="search"
-        placeholder="Type (e.g. gateway.connection.refused)"
-        aria-label="Filter by type"
+        placeholder="Type (e.g. gateway.connection)"
+        aria-label="Filter by type (prefix)"
         data-testid="audit-filter-type"
-        value={filter.type}
-        onChange={(e) => onChange({ ...filter, type: e.target.value })}
+        {...text('type')}
       />
       <datalist id="audit-types">
         {types.map((t) => (
@@ -38,26 +62,38 @@ export function AuditToolbar({ filter, types, onChange }: AuditToolbarProps) {
       <input
         className="input-mid"
         placeholder="CN"
-        aria-label="Filter by CN"
+        aria-label="Filter by certificate CN"
         data-testid="audit-filter-cn"
-        value={filter.cn}
-        onChange={(e) => onChange({ ...filter, cn: e.target.value })}
+        {...text('cn')}
       />
       <input
         className="input-mid mono"
         placeholder="Serial"
-        aria-label="Filter by serial"
+        aria-label="Filter by certificate serial"
         data-testid="audit-filter-serial"
-        value={filter.serial}
-        onChange={(e) => onChange({ ...filter, serial: e.target.value })}
+        {...text('serial')}
       />
+      <input
+        list="audit-actors"
+        className="input-mid"
+        placeholder="Actor"
+        aria-label="Filter by actor (operator name)"
+        data-testid="audit-filter-actor"
+        {...text('actor')}
+      />
+      <datalist id="audit-actors">
+        {actors.map((a) => (
+          <option key={a} value={a} />
+        ))}
+      </datalist>
       <label className="inline-label">
         From
         <input
           type="datetime-local"
           data-testid="audit-filter-from"
-          value={toLocalInput(filter.from)}
-          onChange={(e) => onChange({ ...filter, from: fromLocalInput(e.target.value) })}
+          aria-invalid={invalid('from')}
+          value={toLocalInput(draft.from)}
+          onChange={(e) => onChange({ ...draft, from: fromLocalInput(e.target.value) })}
         />
       </label>
       <label className="inline-label">
@@ -65,10 +101,23 @@ export function AuditToolbar({ filter, types, onChange }: AuditToolbarProps) {
         <input
           type="datetime-local"
           data-testid="audit-filter-to"
-          value={toLocalInput(filter.to)}
-          onChange={(e) => onChange({ ...filter, to: fromLocalInput(e.target.value) })}
+          aria-invalid={invalid('to')}
+          value={toLocalInput(draft.to)}
+          onChange={(e) => onChange({ ...draft, to: endOfMinute(fromLocalInput(e.target.value)) })}
         />
       </label>
+      <input
+        className="search"
+        placeholder="Text in any field"
+        aria-label="Filter by text"
+        data-testid="audit-filter-text"
+        {...text('text')}
+      />
+      {error ? (
+        <div className="field-error small" role="alert" data-testid="audit-filter-error">
+          {LABELS[error.field]}: {error.message}
+        </div>
+      ) : null}
     </div>
   );
 }

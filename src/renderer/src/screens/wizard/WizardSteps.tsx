@@ -148,7 +148,7 @@ export function VaultStep({ keyringNote }: { readonly keyringNote: string | unde
             label="Passphrase"
             htmlFor="wizard-passphrase"
             error={formState.errors.passphrase?.message}
-            hint="At least 8 characters."
+            hint="At least 12 characters."
           >
             <input
               id="wizard-passphrase"

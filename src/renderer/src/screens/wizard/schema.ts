@@ -22,8 +22,8 @@ export const wizardSchema = z
   })
   .superRefine((v, ctx) => {
     if (v.vault !== 'passphrase') return;
-    if (v.passphrase.length < 8) {
-      ctx.addIssue({ code: 'custom', path: ['passphrase'], message: 'at least 8 characters' });
+    if (v.passphrase.length < 12) {
+      ctx.addIssue({ code: 'custom', path: ['passphrase'], message: 'at least 12 characters' });
     } else if (v.passphrase !== v.passphraseConfirm) {
       ctx.addIssue({ code: 'custom', path: ['passphraseConfirm'], message: 'the two passphrases differ' });
     }

@@ -1,0 +1,123 @@
+import type { DatabaseSync } from 'node:sqlite';
+import type { AuditRecord } from '../../shared/model';
+import { ConsoleError } from '../errors';
+import { checkpointEntry, DEFAULT_MAX_SEGMENT } from './checkpoint';
+import {
+  CHECKPOINT_TYPE,
+  prepareEntry,
+  recordLine,
+  REFUSED_TYPE,
+  rowToRecord,
+  sha256hex,
+  type AuditEntryInput,
+  type AuditRow,
+  type PreparedEntry,
+} from './record';
+import { readHead, readHeadRow, row, rows, SQL, stmt, writeHead, type Head } from './statements';
+import type { AuditSigner } from './signing';
+
+export interface AppendOptions {
+  /** Appends a signed checkpoint after the entries (or a refusal, if the log was tampered with). */
+  readonly signer?: AuditSigner;
+  /** The checkpoint's time; defaults to now. */
+  readonly now?: Date;
+  /** How many records the check before a checkpoint may read; see checkpoint.ts. */
+  readonly maxSegment?: number;
+}
+
+function insert(db: DatabaseSync, head: Head, e: PreparedEntry): AuditRow {
+  const r = { seq: head.seq + 1, ...e, prev: head.hash };
+  const full: AuditRow = { ...r, hash: sha256hex(recordLine(r)) };
+  try {
+    stmt(db, SQL.insert).run(
+      full.seq,
+      full.time,
+      full.type,
+      full.actor_kind,
+      full.actor,
+      full.actor_serial,
+      full.cn,
+      full.serial,
+      full.details,
+      full.prev,
+      full.hash,
+    );
+  } catch (err) {
+    // A row already at head+1 means rows were put back behind the head's back; never overwrite them.
+    if (err instanceof Error && /UNIQUE constraint failed/.test(err.message)) {
+      throw new ConsoleError(
+        'CORRUPT_STATE',
+        `audit record seq ${full.seq} already exists past the audit head; run the audit chain check`,
+      );
+    }
+    throw err;
+  }
+  return full;
+}
+
+/**
+ * Appends records after the audit head (not after the last row: a cut tail stays a visible gap).
+ * The caller holds the write transaction, so the rows and the head commit together.
+ * Throws INVALID_INPUT (nothing written) for a bad entry, CORRUPT_STATE when the head is missing or
+ * a row already sits past it.
+ */
+export function appendAudit(
+  db: DatabaseSync,
+  entries: readonly AuditEntryInput[],
+  opts: AppendOptions = {},
+): AuditRecord[] {
+  const now = opts.now ?? new Date();
+  const prepared = entries.map((e) => prepareEntry(e, now));
+  let head = readHead(db);
+  const before = head;
+  const out: AuditRecord[] = [];
+  for (const e of prepared) {
+    const r = insert(db, head, e);
+    head = { seq: r.seq, hash: r.hash };
+    out.push(rowToRecord(r));
+  }
+  if (opts.signer && head.seq > 0) {
+    const cp = checkpointEntry(db, opts.signer, head, before, now, opts.maxSegment ?? DEFAULT_MAX_SEGMENT);
+    const r = insert(db, head, cp);
+    head = { seq: r.seq, hash: r.hash };
+    out.push(rowToRecord(r));
+  }
+  if (out.length > 0) writeHead(db, head);
+  return out;
+}
+
+/**
+ * Whether a gateway batch should carry a checkpoint: records or time since the last attempt. A refusal
+ * counts as an attempt, so a tampered log is re-checked at the same pace, not on every batch.
+ */
+export function checkpointDue(
+  db: DatabaseSync,
+  now: Date,
+  every: { readonly everyRecords: number; readonly everyMs: number },
+): boolean {
+  const head = readHeadRow(db);
+  if (!head || head.seq === 0) return false;
+  let last: AuditRow | null = null;
+  for (const type of [CHECKPOINT_TYPE, REFUSED_TYPE]) {
+    const r = row(db, SQL.lastOfType, type);
+    if (r && (!last || r.seq > last.seq)) last = r;
+  }
+  if (!last) return true;
+  if (last.seq >= head.seq) return false;
+  return head.seq - last.seq >= every.everyRecords || now.getTime() - Date.parse(last.time) >= every.everyMs;
+}
+
+/** The seq of the newest record (0 for an empty log). */
+export function lastAuditSeq(db: DatabaseSync): number {
+  return readHeadRow(db)?.seq ?? 0;
+}
+
+/** Records after `seq`, oldest first: the live feed. */
+export function auditRecordsAfter(db: DatabaseSync, seq: number, limit: number): AuditRecord[] {
+  return rows(db, SQL.after, seq, Math.max(0, Math.floor(limit))).map(rowToRecord);
+}
+
+export function auditRecordAt(db: DatabaseSync, seq: number): AuditRecord | null {
+  const r = row(db, SQL.at, seq);
+  return r ? rowToRecord(r) : null;
+}

@@ -1,0 +1,75 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { AUDIT_SCHEMA_SQL } from '../audit';
+
+/**
+ * The state schema, versioned with PRAGMA user_version. Migrations run forward only, each inside the
+ * transaction that opens the database; a database newer than this code is refused, never rewritten.
+ */
+const MIGRATIONS: readonly string[] = [
+  // v1
+  `
+  CREATE TABLE meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    algorithm TEXT NOT NULL,
+    vault_backend TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    ca_name TEXT NOT NULL,
+    server_hosts TEXT NOT NULL,
+    server_days INTEGER NOT NULL
+  );
+  CREATE TABLE ca (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    cert_pem TEXT NOT NULL,
+    sealed_key BLOB NOT NULL
+  );
+  CREATE TABLE server_certs (
+    serial TEXT PRIMARY KEY,
+    cert_pem TEXT NOT NULL,
+    sealed_key BLOB NOT NULL,
+    not_after TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    current INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE UNIQUE INDEX server_certs_current ON server_certs (current) WHERE current = 1;
+  CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    fingerprint_sha256 TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    audit_seq INTEGER NOT NULL
+  );
+  CREATE INDEX certificates_name ON certificates (name);
+  CREATE TABLE revocations (
+    serial TEXT PRIMARY KEY REFERENCES certificates (serial),
+    revoked_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    audit_seq INTEGER NOT NULL
+  );
+  CREATE TABLE crl (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    number INTEGER NOT NULL,
+    this_update TEXT NOT NULL,
+    next_update TEXT NOT NULL,
+    entries INTEGER NOT NULL,
+    der BLOB NOT NULL
+  );
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE pending_bundles (
+    serial TEXT PRIMARY KEY REFERENCES certificates (serial),
+    files TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  ${AUDIT_SCHEMA_SQL}
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings a database at `from` up to SCHEMA_VERSION; the caller holds the write transaction. */
+export function migrate(db: DatabaseSync, from: number): void {
+  for (let v = from; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
+  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+}
