@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, initCa, makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { ConsoleService, createVaultResolver } from '../../src/main/service';
+import { cli, initCa, makeEnv, removeEnv, spawnCli, type Env } from '../helpers/cli';
+import { KeepAliveClient, startUpstream } from '../helpers/gateway-client';
 
 interface AuditLine {
   type: string;
@@ -72,5 +74,110 @@ describe('two CLI processes on one state dir', () => {
         .sort(),
     ).toEqual([...toRevoke].sort());
     expect((await cli(env, ['audit', '--verify'])).code).toBe(0);
+  }, 300_000);
+});
+
+describe('the app, two CLI processes and serve on one state dir', () => {
+  let env: Env;
+  beforeAll(async () => {
+    env = await makeEnv();
+    await initCa(env);
+  });
+  afterAll(() => removeEnv(env));
+
+  it('loses and duplicates nothing while the gateway proxies and records', async () => {
+    const upstream = await startUpstream();
+    const serve = spawnCli(env, [
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--upstream',
+      `http://127.0.0.1:${upstream.port}`,
+    ]);
+    let serveOut = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      serve.stdout?.on('data', (d: Buffer) => {
+        serveOut += d.toString();
+        const m = /serving mTLS on 127\.0\.0\.1:(\d+)/.exec(serveOut);
+        if (m) resolve(Number(m[1]));
+      });
+      serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${serveOut}`)));
+    });
+    const vaults = createVaultResolver();
+    vaults.setPassphrase('correct horse battery staple');
+    const app = new ConsoleService({ stateDir: env.stateDir, vaults, operator: 'app-operator' });
+    try {
+      const caller = (
+        await app.issueClient({ name: 'caller', durationMs: 3_600_000, outDir: path.join(env.tmp, 'app') })
+      ).files;
+      const traffic = async (): Promise<number> => {
+        const c = await KeepAliveClient.connect(port, caller);
+        let ok = 0;
+        for (let i = 0; i < 150; i++) if ((await c.get(`/r/${i}`)) === 200) ok++;
+        c.close();
+        return ok;
+      };
+      const viaCli = async (who: string): Promise<string[]> => {
+        const serials: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          const r = await cli(env, [
+            'issue-client',
+            '--name',
+            `${who}-${i}`,
+            '--out-dir',
+            path.join(env.tmp, who),
+            '--json',
+          ]);
+          expect(r.stderr).toBe('');
+          serials.push((JSON.parse(r.stdout) as { serial: string }).serial);
+        }
+        expect((await cli(env, ['revoke', '--serial', serials[0] as string])).code).toBe(0);
+        return serials;
+      };
+      const viaApp = async (): Promise<string[]> => {
+        const serials: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          serials.push(
+            (
+              await app.issueClient({
+                name: `app-${i}`,
+                durationMs: 3_600_000,
+                outDir: path.join(env.tmp, 'app'),
+              })
+            ).serial,
+          );
+        }
+        await app.revoke({ serial: serials[0] as string, reason: 'superseded' });
+        return serials;
+      };
+      const [served, a, b, c] = await Promise.all([traffic(), viaCli('a'), viaCli('b'), viaApp()]);
+      expect(served).toBe(150);
+
+      const issued = [...a, ...b, ...c];
+      const list = await app.listClients();
+      expect(list).toHaveLength(issued.length + 1);
+      expect(new Set(list.filter((x) => x.status === 'revoked').map((x) => x.serial))).toEqual(
+        new Set([a[0], b[0], c[0]]),
+      );
+      const records = await app.auditQuery({ filter: { type: 'client.issued' }, limit: 1000 });
+      expect(records.total).toBe(issued.length + 1);
+      expect(new Set(records.records.map((r) => r.serial)).size).toBe(issued.length + 1);
+
+      // serve writes its records in batches: stop it, then every proxied request has exactly one.
+      const exited = new Promise((resolve) => serve.once('exit', resolve));
+      serve.kill('SIGTERM');
+      await exited;
+      const requests = await app.auditQuery({
+        filter: { type: 'gateway.request', cn: 'caller' },
+        limit: 1000,
+      });
+      expect(requests.total).toBe(upstream.requests.length);
+      expect(new Set(requests.records.map((r) => r.details['path'])).size).toBe(150);
+      expect((await app.auditVerify()).ok).toBe(true);
+    } finally {
+      serve.kill('SIGKILL');
+      await app.close();
+      await upstream.close();
+    }
   }, 300_000);
 });

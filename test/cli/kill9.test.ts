@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, initCa, issue, makeEnv, openssl, removeEnv, spawnCli, type Env } from '../helpers/cli';
@@ -87,6 +89,22 @@ describe('kill -9 at a random point during issuance and revocation', () => {
     expect(
       (await cli(env, ['issue-client', '--name', 'after', '--out-dir', path.join(env.tmp, 'after')])).code,
     ).toBe(0);
+    // Issuance ends in one of two states: every active certificate has its complete bundle (a killed
+    // issuance's staged bundle is finished or its certificate revoked by the next operation).
+    const final = JSON.parse((await cli(env, ['list', '--json'])).stdout) as {
+      serial: string;
+      name: string;
+      status: string;
+    }[];
+    for (const c of final.filter((x) => x.status === 'active' && x.name.startsWith('k-'))) {
+      const dir = path.join(env.tmp, `out-${c.name.slice(2)}`);
+      const crt = await fs.readFile(path.join(dir, `${c.name}.crt`), 'utf8');
+      expect(new X509Certificate(crt).serialNumber.toLowerCase(), c.name).toBe(c.serial);
+      expect((await fs.stat(path.join(dir, `${c.name}.key`))).size, c.name).toBeGreaterThan(0);
+    }
+    for (const dir of (await fs.readdir(env.tmp)).filter((d) => d.startsWith('out-'))) {
+      expect((await fs.readdir(path.join(env.tmp, dir))).filter((f) => f.includes('.staged-'))).toEqual([]);
+    }
     // Some trials must have been interrupted and some completed, or the test proved nothing.
     console.log(
       `kill -9 trials: ${TRIALS}, acknowledged issuances ${acknowledgedIssued.size}, revocations ${acknowledgedRevoked.size}`,

@@ -71,18 +71,19 @@ export function appendAudit(
   let head = readHead(db);
   const before = head;
   const out: AuditRecord[] = [];
-  for (const e of prepared) {
+  const perType = new Map<string, number>();
+  const add = (e: PreparedEntry): void => {
     const r = insert(db, head, e);
     head = { seq: r.seq, hash: r.hash };
     out.push(rowToRecord(r));
-  }
+    perType.set(r.type, (perType.get(r.type) ?? 0) + 1);
+  };
+  for (const e of prepared) add(e);
   if (opts.signer && head.seq > 0) {
-    const cp = checkpointEntry(db, opts.signer, head, before, now, opts.maxSegment ?? DEFAULT_MAX_SEGMENT);
-    const r = insert(db, head, cp);
-    head = { seq: r.seq, hash: r.hash };
-    out.push(rowToRecord(r));
+    add(checkpointEntry(db, opts.signer, head, before, now, opts.maxSegment ?? DEFAULT_MAX_SEGMENT));
   }
   if (out.length > 0) writeHead(db, head);
+  for (const [type, n] of perType) stmt(db, SQL.countType).run(type, n);
   return out;
 }
 

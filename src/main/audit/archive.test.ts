@@ -64,6 +64,13 @@ describe('archiveAudit', () => {
     });
     expect(queryAudit(t.db, {}, { limit: 1 }).records[0]).toMatchObject({ type: 'audit.checkpoint' });
     expect(queryAudit(t.db, { type: 'audit.archived' }).total).toBe(2);
+    // Type totals come from per-type counts; archiving takes the moved records out of them.
+    for (const type of ['gateway.request', 'audit.checkpoint']) {
+      const counted = t.db.prepare('SELECT count(*) AS n FROM audit WHERE type = ?').get(type) as {
+        n: number;
+      };
+      expect({ type, total: queryAudit(t.db, { type }).total }).toEqual({ type, total: counted.n });
+    }
 
     const full = await verifyAudit(t.db, ca.certPem, { archives: [files[1], files[0]], now: at(402) });
     expect(full).toMatchObject({ ok: true, records: 310, archivedBefore: 205, unsignedTail: 0 });

@@ -117,6 +117,7 @@ export async function archiveAudit(
           `audit records up to seq ${lastSeq} changed while they were archived`,
         );
       }
+      stmt(db, SQL.uncountPrefix).run(lastSeq);
       stmt(db, 'DELETE FROM audit WHERE seq <= ?').run(lastSeq);
       const archivedAt = now.toISOString();
       writeAnchor(db, {

@@ -57,8 +57,9 @@ function conditions(f: AuditFilter): Conds {
     // System records store '' as their actor; the filter names them `system`.
     c.actor =
       f.actor === 'system'
-        ? { sql: "actor = '' AND actor_kind = 'system'", params: [] }
-        : { sql: 'actor = ?', params: [f.actor] };
+        ? { sql: "actor = '' AND actor_kind = 'system' AND actor_kind <> 'client'", params: [] }
+        : // Operators only (the partial index): a client is found by its CN.
+          { sql: "actor = ? AND actor_kind <> 'client'", params: [f.actor] };
   }
   if (f.type !== undefined) c.type = prefixRange(f.type);
   const time: string[] = [];
@@ -164,7 +165,8 @@ export function planQuery(db: DatabaseSync, filter: AuditFilter): QueryPlan {
       // One index walk per type, merged: each stops after `limit` rows however common the prefix is.
       const from = 'INDEXED BY audit_type';
       return {
-        total: () => count(db, from, join([typeCond, rest])),
+        // A type filter alone takes its total from the per-type counts, not from millions of entries.
+        total: () => (rest.sql === '1' ? typeTotal(db, types) : count(db, from, join([typeCond, rest]))),
         rows: (cursor, limit, order) =>
           mergeNewest(
             types.map((t) =>
@@ -219,6 +221,13 @@ export function planQuery(db: DatabaseSync, filter: AuditFilter): QueryPlan {
     rows: (cursor, limit, order) =>
       select(db, 'NOT INDEXED', join([where, cursorCond(cursor, order)]), order, limit),
   };
+}
+
+function typeTotal(db: DatabaseSync, types: readonly string[]): number {
+  let n = 0;
+  const get = stmt(db, 'SELECT n FROM audit_type_count WHERE type = ?');
+  for (const t of types) n += (get.get(t) as { n: number } | undefined)?.n ?? 0;
+  return n;
 }
 
 /** One page, newest first, keyset-paged by seq. Throws INVALID_INPUT for a bad limit or time. */

@@ -28,6 +28,11 @@ export const SQL = {
   at: `SELECT ${ROW_COLUMNS} FROM audit WHERE seq = ?`,
   after: `SELECT ${ROW_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`,
   lastOfType: `SELECT ${ROW_COLUMNS} FROM audit INDEXED BY audit_type WHERE type = ? ORDER BY seq DESC LIMIT 1`,
+  countType:
+    'INSERT INTO audit_type_count (type, n) VALUES (?, ?) ON CONFLICT (type) DO UPDATE SET n = n + excluded.n',
+  /** Before a prefix is archived: its records leave the per-type counts. */
+  uncountPrefix: `UPDATE audit_type_count SET n = n - (SELECT count(*) FROM audit a
+    WHERE a.seq <= ? AND a.type = audit_type_count.type)`,
 } as const;
 
 export interface Head {

@@ -56,11 +56,15 @@ const MIGRATIONS: readonly string[] = [
     der BLOB NOT NULL
   );
   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  -- A bundle being written: recorded before its files are staged, marked committed with its
+  -- certificate, removed once the files are in place. What a killed process leaves is finished or
+  -- undone by the next operation.
   CREATE TABLE pending_bundles (
-    serial TEXT PRIMARY KEY REFERENCES certificates (serial),
+    serial TEXT PRIMARY KEY,
     files TEXT NOT NULL,
     owner TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    committed INTEGER NOT NULL DEFAULT 0
   );
   ${AUDIT_SCHEMA_SQL}
   `,

@@ -93,33 +93,44 @@ export interface StagedFile {
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
-/**
- * Writes every file of the bundle under a temporary name (fsynced, final mode), so that after the
- * certificate is committed only renames remain. On failure nothing is left behind.
- */
-export async function stageBundle(targets: BundleTargets, content: BundleContent): Promise<StagedFile[]> {
-  await fs.mkdir(targets.dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
-    throw ioError(targets.dir, e);
-  });
+/** A bundle file to be written under a temporary name, with what it will hold. */
+export interface PlannedFile extends StagedFile {
+  readonly data: string | Buffer;
+  readonly mode: number;
+}
+
+/** Names and contents of the bundle's files, before anything is written (so they can be recorded first). */
+export function planBundle(targets: BundleTargets, content: BundleContent): PlannedFile[] {
   const files: [string, string | Buffer, number][] = [
     [targets.key, privateKeyPem(content.keyDer), 0o600],
     [targets.cert, content.certPem, 0o644],
     [targets.ca, content.caCertPem, 0o644],
   ];
   if (targets.p12 && content.p12) files.push([targets.p12, content.p12, 0o600]);
-  const staged: StagedFile[] = [];
+  return files.map(([final, data, mode]) => ({
+    staged: path.join(
+      path.dirname(final),
+      `.${path.basename(final)}.staged-${process.pid}-${randomBytes(4).toString('hex')}`,
+    ),
+    final,
+    sha256: sha256(data),
+    data,
+    mode,
+  }));
+}
+
+/**
+ * Writes every planned file under its temporary name (fsynced, final mode), so that after the
+ * certificate is committed only renames remain. On failure nothing is left behind.
+ */
+export async function stageBundle(dir: string, planned: readonly PlannedFile[]): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+    throw ioError(dir, e);
+  });
   try {
-    for (const [final, data, mode] of files) {
-      const tmp = path.join(
-        path.dirname(final),
-        `.${path.basename(final)}.staged-${process.pid}-${randomBytes(4).toString('hex')}`,
-      );
-      staged.push({ staged: tmp, final, sha256: sha256(data) });
-      await writeNew(tmp, data, mode, final);
-    }
-    return staged;
+    for (const f of planned) await writeNew(f.staged, f.data, f.mode, f.final);
   } catch (e) {
-    await discardStaged(staged);
+    await discardStaged(planned);
     throw e;
   }
 }
@@ -189,9 +200,13 @@ export async function discardStaged(staged: readonly StagedFile[]): Promise<void
   for (const f of staged) await fs.unlink(f.staged).catch(() => undefined);
 }
 
-/** Removes final files only where they still hold what we wrote (never someone else's file). */
+/**
+ * Removes final files only where they still hold what we wrote (never someone else's file). ca.crt is
+ * left alone: it is public and the same in every bundle of the folder, so it may be another's.
+ */
 export async function removeIfOurs(files: readonly StagedFile[]): Promise<void> {
   for (const f of files) {
+    if (path.basename(f.final) === 'ca.crt') continue;
     if ((await hashOf(f.final)) === f.sha256) await fs.unlink(f.final).catch(() => undefined);
   }
 }

@@ -24,6 +24,7 @@ import {
   insertCert,
   insertMeta,
   insertPendingBundle,
+  markPendingCommitted,
   insertRevocation,
   insertServer,
   readCa,
@@ -46,6 +47,7 @@ import {
   curlLine,
   discardStaged,
   placeBundle,
+  planBundle,
   removeIfOurs,
   stageBundle,
 } from './bundle';
@@ -246,21 +248,32 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
           password: input.p12Password,
           friendlyName: input.name,
         });
-  const staged = await stageBundle(targets, {
+  const serial = issued.cert.serial;
+  const staged = planBundle(targets, {
     certPem: issued.cert.certPem,
     keyDer,
     caCertPem: ca.certPem,
     ...(p12 ? { p12 } : {}),
   });
-  const serial = issued.cert.serial;
   const files = {
     cert: targets.cert,
     key: targets.key,
     ca: targets.ca,
     ...(targets.p12 ? { p12: targets.p12 } : {}),
   };
+  // Recorded before a byte is written: a process killed from here on leaves nothing the next
+  // operation does not find and finish or undo.
+  state.tx(() =>
+    insertPendingBundle(state.db, {
+      serial,
+      files: staged.map((f) => ({ staged: f.staged, final: f.final, sha256: f.sha256 })),
+      owner: selfIdentity(),
+      createdAt: now.toISOString(),
+    }),
+  );
   let gateway: GatewayConfig;
   try {
+    await stageBundle(targets.dir, staged);
     gateway = state.tx(() => {
       const [record] = appendAudit(
         state.db,
@@ -288,17 +301,16 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
         issuedAt: now.toISOString(),
         auditSeq: record?.seq ?? 0,
       });
-      // Until the files are in place, a crash leaves this row: the next operation finishes or revokes it.
-      insertPendingBundle(state.db, {
-        serial,
-        files: staged.map((f) => ({ staged: f.staged, final: f.final, sha256: f.sha256 })),
-        owner: selfIdentity(),
-        createdAt: now.toISOString(),
-      });
+      markPendingCommitted(state.db, serial);
       return readGatewayConfig(state.db);
     });
   } catch (e) {
     await discardStaged(staged);
+    try {
+      state.tx(() => deletePendingBundle(state.db, serial));
+    } catch {
+      // Left for the next operation's reconcile: the owner (us) will be gone by then.
+    }
     throw e;
   }
   try {
@@ -356,6 +368,12 @@ export async function reconcilePending(ctx: OpContext, ca: UnsealedCa): Promise<
   for (const p of state.read(() => readPendingBundles(state.db))) {
     const stale = nowMs - Date.parse(p.createdAt) > PENDING_STALE_MS;
     if (!stale && !isProcessDead(p.owner)) continue; // still being written by a live process
+    if (!p.committed) {
+      // Killed before its certificate existed: only staged files can be there.
+      await discardStaged(p.files);
+      state.tx(() => deletePendingBundle(state.db, p.serial));
+      continue;
+    }
     if (await bundleComplete(p.files)) {
       state.tx(() => deletePendingBundle(state.db, p.serial));
       await discardStaged(p.files);

@@ -296,7 +296,13 @@ export function readAuditSettings(db: DatabaseSync): AuditSettings {
   return { ...DEFAULT_AUDIT_SETTINGS, ...parseRow('settings', auditSettingsSchema.partial(), stored) };
 }
 
-const pendingRow = z.object({ serial: hex, files: z.string(), owner: z.string(), created_at: isoDate });
+const pendingRow = z.object({
+  serial: hex,
+  files: z.string(),
+  owner: z.string(),
+  created_at: isoDate,
+  committed: z.number().int(),
+});
 const pendingFiles = z.array(z.object({ staged: z.string(), final: z.string(), sha256: hex }));
 const ownerSchema = z.object({
   pid: z.number().int(),
@@ -309,11 +315,13 @@ export interface PendingBundle {
   readonly files: z.infer<typeof pendingFiles>;
   readonly owner: z.infer<typeof ownerSchema>;
   readonly createdAt: string;
+  /** Whether its certificate was committed; before that, only staged files can exist. */
+  readonly committed: boolean;
 }
 
 export function readPendingBundles(db: DatabaseSync): PendingBundle[] {
   return db
-    .prepare('SELECT serial, files, owner, created_at FROM pending_bundles')
+    .prepare('SELECT serial, files, owner, created_at, committed FROM pending_bundles')
     .all()
     .map((row) => {
       const r = parseRow('pending_bundles', pendingRow, row);
@@ -322,17 +330,19 @@ export function readPendingBundles(db: DatabaseSync): PendingBundle[] {
         files: parseRow('pending_bundles', pendingFiles, JSON.parse(r.files)),
         owner: parseRow('pending_bundles', ownerSchema, JSON.parse(r.owner)),
         createdAt: r.created_at,
+        committed: r.committed === 1,
       };
     });
 }
 
-export function insertPendingBundle(db: DatabaseSync, p: PendingBundle): void {
-  db.prepare('INSERT INTO pending_bundles (serial, files, owner, created_at) VALUES (?, ?, ?, ?)').run(
-    p.serial,
-    JSON.stringify(p.files),
-    JSON.stringify(p.owner),
-    p.createdAt,
-  );
+export function insertPendingBundle(db: DatabaseSync, p: Omit<PendingBundle, 'committed'>): void {
+  db.prepare(
+    'INSERT INTO pending_bundles (serial, files, owner, created_at, committed) VALUES (?, ?, ?, ?, 0)',
+  ).run(p.serial, JSON.stringify(p.files), JSON.stringify(p.owner), p.createdAt);
+}
+
+export function markPendingCommitted(db: DatabaseSync, serial: string): void {
+  db.prepare('UPDATE pending_bundles SET committed = 1 WHERE serial = ?').run(serial);
 }
 
 export function deletePendingBundle(db: DatabaseSync, serial: string): void {

@@ -86,9 +86,9 @@ describe('matchLive', () => {
     expect(m({ serial: 'cd02' }, accepted)).toBe('no');
     expect(m({ cn: 'x' }, rec(4, 'gateway.started', { kind: 'system' }))).toBe('no');
   });
-  it('matches the actor exactly: operator name, client CN, or system', () => {
+  it('matches the actor exactly: an operator name or system; clients go by their CN', () => {
     expect(m({ actor: 'root' }, issued)).toBe('yes');
-    expect(m({ actor: 'alice' }, accepted)).toBe('yes');
+    expect(m({ actor: 'alice' }, accepted)).toBe('no');
     expect(m({ actor: 'system' }, rec(4, 'gateway.started', { kind: 'system' }))).toBe('yes');
     expect(m({ actor: 'system' }, rec(4, 'x', { kind: 'operator', name: 'root' }))).toBe('no');
     expect(m({ actor: 'bob' }, issued)).toBe('no');

@@ -90,7 +90,7 @@ export function filterKey(f: AuditFilter): string {
   return JSON.stringify(DRAFT_FIELDS.map((k) => f[k] ?? null));
 }
 
-/** Who acted, as the `actor` filter names it: the operator's name, `system`, or a client's CN. */
+/** Who acted: the operator's name, `system`, or a client's CN (the `actor` filter matches operators). */
 export function actorName(actor: AuditActor): string {
   switch (actor.kind) {
     case 'operator':
@@ -159,7 +159,8 @@ export function matchLive(f: AuditFilter, r: AuditRecord): LiveMatch {
   if (actor !== undefined) {
     checks.push(() => {
       if (actor === 'system') return r.actor.kind === 'system' ? 'yes' : 'no';
-      return r.actor.kind !== 'system' && actorName(r.actor) === actor ? 'yes' : 'no';
+      // Main matches operators by name; a client is found by its CN filter instead.
+      return r.actor.kind === 'operator' && r.actor.name === actor ? 'yes' : 'no';
     });
   }
   if (from !== undefined || to !== undefined) {
