@@ -113,6 +113,26 @@ describe('the state database', () => {
     expect((await cli(env, ['audit', '--verify'])).code).toBe(0);
   });
 
+  it('refuses any export that would land inside the state dir, the database itself included', async () => {
+    const before = await snapshot(env.stateDir);
+    const link = path.join(env.tmp, 'db-link');
+    await fs.symlink(env.stateDir, link);
+    const attempts = [
+      ['audit', '--out', dbFile(env)],
+      ['audit', '--out', path.join(link, 'state.db')],
+      ['crl', '--out', path.join(env.stateDir, 'state.db')],
+      ['crl', '--out', path.join(link, 'x.crl')],
+      ['audit', 'archive', '--before', '2100-01-01', '--out', path.join(env.stateDir, 'old.jsonl.gz')],
+    ];
+    for (const args of attempts) {
+      const r = await cli(env, args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toMatch(/inside the state dir/);
+    }
+    expect(await snapshot(env.stateDir)).toEqual(before);
+    expect((await cli(env, ['audit', '--verify'])).code).toBe(0);
+  });
+
   it('records nothing and leaves no file when the bundle cannot be staged', async () => {
     const blocker = path.join(env.tmp, 'a-file');
     await fs.writeFile(blocker, 'x');
@@ -171,6 +191,21 @@ describe('refusing instead of starting over', () => {
     expect(open.stderr).toMatch(/readable by group or others.*chmod 600/);
     await expect(fs.stat(env.stateDir)).rejects.toThrow();
     await fs.chmod(env.passphraseFile, 0o600);
+  });
+
+  it('of two inits at once exactly one creates the CA', async () => {
+    const twin = await makeEnv('mtls-db-twin-');
+    try {
+      const [a, b] = await Promise.all([
+        cli(twin, ['init', '--hosts', 'localhost']),
+        cli(twin, ['init', '--hosts', 'localhost']),
+      ]);
+      expect([a.code, b.code].sort()).toEqual([0, 1]);
+      expect((a.code === 1 ? a : b).stderr).toMatch(/already exists/);
+      expect((await cli(twin, ['audit', '--verify'])).code).toBe(0);
+    } finally {
+      await removeEnv(twin);
+    }
   });
 
   it('serve on an uninitialized or mistyped state dir fails without creating or changing anything', async () => {

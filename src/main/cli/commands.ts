@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConsoleError } from '../errors';
-import { atomicWriteFile } from '../store';
 import { pemToDer } from '../pki';
 import type { ConsoleService } from '../service';
 import type { CommandSpec } from './usage';
@@ -253,7 +252,7 @@ export const COMMANDS: readonly Command[] = [
       const data: string | Buffer = values.der ? pemToDer(pem, 'X509 CRL') : pem;
       const file = str(values, 'out');
       if (file) {
-        await atomicWriteFile(path.resolve(file), data, 0o644);
+        await service.writeExport(path.resolve(file), data);
         return;
       }
       if (typeof data === 'string') out(data.trimEnd());

@@ -72,27 +72,27 @@ export class StateDb {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (IS_POSIX) fs.chmodSync(dir, 0o700);
     const leftovers = STATE_DIR_MARKERS.filter((m) => fs.existsSync(path.join(dir, m)));
-    if (fs.existsSync(file)) {
-      // An init killed before its commit leaves a database with no schema: that is no CA yet.
-      const probe = new StateDb(openDb(file), file);
-      const version = probe.userVersion();
-      probe.close();
-      if (version !== 0) {
-        throw new ConsoleError('ALREADY_EXISTS', `a CA already exists in ${dir}; refusing to overwrite it`);
-      }
-    } else if (leftovers.length > 0) {
+    if (!fs.existsSync(file) && leftovers.length > 0) {
       throw new ConsoleError(
         'ALREADY_EXISTS',
         `${dir} holds ${leftovers.join(', ')} of an earlier CA but no database; move them away or restore ${DB_FILE}`,
       );
-    } else {
+    }
+    try {
       // Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
       fs.closeSync(fs.openSync(file, 'wx', 0o600));
+    } catch (e) {
+      // It exists: an init killed before its commit left an empty one (reused below), or it is a CA.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw dbError(file, e);
     }
     checkFileMode(file);
     const state = new StateDb(openDb(file), file);
     try {
       const value = state.tx(() => {
+        // Checked inside the write transaction, so of two inits at once exactly one creates the CA.
+        if (state.userVersion() !== 0) {
+          throw new ConsoleError('ALREADY_EXISTS', `a CA already exists in ${dir}; refusing to overwrite it`);
+        }
         migrate(state.db, 0);
         return fill(state.db);
       });

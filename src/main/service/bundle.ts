@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConsoleError } from '../errors';
 import { privateKeyPem } from '../pki';
+import { realPathOfFuture } from './export-path';
 
 /** A client bundle: NAME.crt, NAME.key (0600), ca.crt and, with a password, NAME.p12 (DESIGN.md §1). */
 export interface BundleTargets {
@@ -37,21 +38,6 @@ export async function bundleTargets(
     ca: path.join(dir, 'ca.crt'),
     ...(withP12 ? { p12: path.join(dir, `${base}.p12`) } : {}),
   };
-}
-
-async function realPathOfFuture(p: string): Promise<string> {
-  const missing: string[] = [];
-  let cur = p;
-  for (;;) {
-    try {
-      return path.join(await fs.realpath(cur), ...missing.reverse());
-    } catch (e) {
-      const parent = path.dirname(cur);
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === cur) throw ioError(p, e);
-      missing.push(path.basename(cur));
-      cur = parent;
-    }
-  }
 }
 
 /** Refuses when a file would be overwritten (unless forced); an identical ca.crt is not a conflict. */

@@ -12,6 +12,7 @@ import {
 } from '../audit';
 import { StateDb } from '../db';
 import { crlDerToPem } from '../pki';
+import { atomicWriteFile } from '../store';
 import { derivedPaths, type DerivedPaths } from './paths';
 import type { VaultResolver } from './vaults';
 import {
@@ -39,6 +40,7 @@ import {
   type AuditSettings,
 } from './state';
 import { syncDerivedFiles } from './derived';
+import { outsideStateDir } from './export-path';
 import { verifyState } from './verify';
 import { Emitter } from './emitter';
 import type { CallName, CallParsedInput, CallResult, EventName, EventPayloads } from '../../shared/contract';
@@ -59,6 +61,9 @@ import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
 import { DAY_MS, type RevocationReason } from '../../shared/validation';
 import { GatewayHost, type GatewayHostOptions } from './gateway-host';
 import type { GatewayLauncher } from '../gateway';
+
+/** Where the automatic retention puts audit archives, inside the state dir. */
+const ARCHIVE_DIR = 'archive';
 
 /** Native pickers; the app passes Electron's dialogs, tests pass a fixed folder. */
 export interface ConsoleDialogs {
@@ -225,6 +230,11 @@ export class ConsoleService {
     return () => clearInterval(timer);
   }
 
+  /** Writes an export (the CRL for another verifier) anywhere but inside the state dir. */
+  async writeExport(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+    await atomicWriteFile(await outsideStateDir(this.paths.dir, file), data, mode);
+  }
+
   /** The current signed CRL, from the database (crl.pem beside it is healed on the way). */
   async crlPem(): Promise<string> {
     const state = this.state();
@@ -251,6 +261,7 @@ export class ConsoleService {
     filter: AuditFilter = {},
   ): Promise<{ path: string; records: number }> {
     const state = this.state();
+    await outsideStateDir(this.paths.dir, file);
     const { records } = await exportAudit(state.db, filter, format, file);
     state.tx(() =>
       appendAudit(state.db, [audit(this.ctx, 'audit.exported', { file, format, filter, records })]),
@@ -261,6 +272,7 @@ export class ConsoleService {
 
   /** Moves records older than `before` to a signed, compressed archive file. */
   async auditArchive(before: Date, outFile: string): Promise<{ records: number; file: string } | null> {
+    await outsideStateDir(this.paths.dir, outFile, ARCHIVE_DIR);
     const ca = await unsealCa(this.ctx);
     const result = await archiveAudit(this.state().db, {
       before,
@@ -278,7 +290,7 @@ export class ConsoleService {
     const state = this.state();
     if (queryAudit(state.db, { to: before.toISOString() }, { limit: 1 }).records.length === 0) return;
     const stamp = now.toISOString().replace(/[:.]/g, '-');
-    const file = path.join(this.paths.dir, 'archive', `audit-${stamp}.jsonl.gz`);
+    const file = path.join(this.paths.dir, ARCHIVE_DIR, `audit-${stamp}.jsonl.gz`);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await this.auditArchive(before, file);
   }
