@@ -69,6 +69,7 @@ export async function benchAudit(log: (line: string) => void): Promise<void> {
     // The cn, serial and actor indexes take inserts at ~1,000 hot leaf pages each; SQLite's default 2 MB
     // page cache thrashes on them (about 4,500 records/s at 1M records). The app's opener should set this.
     db.exec(`PRAGMA cache_size=-${Number(process.env['AUDIT_BENCH_CACHE_KB'] ?? 65_536)}`);
+    db.exec('PRAGMA wal_autocheckpoint=10000'); // as the app opens it (src/main/db/state-db.ts)
     db.exec(AUDIT_SCHEMA_SQL);
     const { cert, keys } = await createCa({
       algorithm: 'ecdsa-p256',

@@ -12,6 +12,7 @@ export const CALL_NAME_LIST = [
   'status.get',
   'ca.init',
   'vault.unlock',
+  'vault.lock',
   'clients.list',
   'clients.chooseExportDir',
   'clients.issue',

@@ -132,6 +132,8 @@ export const calls = {
   'status.get': { input: empty, result: null as unknown as StatusInfo },
   'ca.init': { input: caInitInputSchema, result: null as unknown as StatusInfo },
   'vault.unlock': { input: unlockInputSchema, result: null as unknown as StatusInfo },
+  /** Forgets the passphrase: the next operation that needs the CA key asks for it again. */
+  'vault.lock': { input: empty, result: null as unknown as StatusInfo },
   'clients.list': { input: empty, result: null as unknown as ClientRecord[] },
   'clients.chooseExportDir': { input: empty, result: null as unknown as string | null },
   'clients.issue': { input: issueInputSchema, result: null as unknown as IssueResult },

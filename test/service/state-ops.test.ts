@@ -103,6 +103,24 @@ describe('operations on the state database, in process', () => {
     }
   });
 
+  it('locks the vault on request: the next signing operation needs the passphrase again, and both are recorded', async () => {
+    const vaults = createVaultResolver();
+    vaults.setPassphrase(PASSPHRASE);
+    const s = new ConsoleService({ stateDir: env.stateDir, vaults });
+    try {
+      expect((await s.handle('vault.lock', {})).vault.locked).toBe(true);
+      await expect(s.refreshCrl()).rejects.toMatchObject({ code: 'VAULT_LOCKED' });
+      await s.handle('vault.unlock', { passphrase: PASSPHRASE });
+      expect((await s.refreshCrl()).entries).toBeGreaterThanOrEqual(0);
+      const types = (await s.auditQuery({ filter: { type: 'vault.' }, limit: 10 })).records.map(
+        (r) => r.type,
+      );
+      expect(types.slice(0, 2)).toEqual(['vault.unlocked', 'vault.locked']);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('records settings changes, and archives records past the retention by itself', async () => {
     await app.configureAudit({ failOpen: true });
     await app.configureAudit({ failOpen: false, retentionDays: 1 });

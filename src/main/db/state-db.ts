@@ -169,6 +169,9 @@ function openDb(file: string): DatabaseSync {
       // The audit indexes take inserts at many points at once (one per client); a larger page cache
       // keeps them in memory and doubles the sustained append rate (bench/audit.ts).
       db.exec('PRAGMA cache_size = -65536');
+      // Checkpoint the WAL every ~40 MB instead of 4 MB: hot index pages are copied back once per
+      // checkpoint, not ten times; about 25% more audit records per second (bench/audit.ts).
+      db.exec('PRAGMA wal_autocheckpoint = 10000');
       return db;
     } catch (e) {
       db.close();

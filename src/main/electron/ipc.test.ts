@@ -60,6 +60,7 @@ const VALID: Record<CallName, unknown> = {
     passphrase: 'correct horse',
   },
   'vault.unlock': { passphrase: 'correct horse' },
+  'vault.lock': {},
   'clients.list': {},
   'clients.chooseExportDir': {},
   'clients.issue': { name: 'alice@ops', duration: '24h', outDir: '/tmp/out' },
@@ -90,6 +91,7 @@ const INVALID: Record<CallName, ReadonlyArray<readonly [input: unknown, field: s
     [{ passphrase: '' }, 'passphrase'],
     [{}, 'passphrase'],
   ],
+  'vault.lock': [[{ now: true }, '"now"']],
   'clients.list': [[{ all: true }, '"all"']],
   'clients.chooseExportDir': [[{ dir: '/etc' }, '"dir"']],
   'clients.issue': [

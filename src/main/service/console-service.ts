@@ -413,6 +413,9 @@ export class ConsoleService {
         await this.unlock(i.passphrase);
         return this.status();
       }
+      case 'vault.lock':
+        await this.lock();
+        return this.status();
       case 'clients.list':
         return this.listClients();
       case 'clients.chooseExportDir': {
@@ -483,6 +486,22 @@ export class ConsoleService {
     } finally {
       await this.pushNewAudit();
     }
+  }
+
+  /** Forgets the passphrase (a running gateway keeps serving; it holds its own key, not the CA's). */
+  async lock(): Promise<void> {
+    const state = this.state();
+    const backend = state.read(() => readMeta(state.db).vaultBackend);
+    if (backend !== 'passphrase') {
+      throw new ConsoleError(
+        'INVALID_INPUT',
+        'only a passphrase vault can be locked; the OS keychain guards this one',
+      );
+    }
+    this.opts.vaults.clearPassphrase();
+    this.gateway.forgetCaKey();
+    state.tx(() => appendAudit(state.db, [audit(this.ctx, 'vault.locked', {})]));
+    await this.afterChange();
   }
 
   /** The CA signer when the vault opens without asking anyone (settings changes in a locked app go unsigned). */

@@ -86,6 +86,11 @@ export class GatewayHost {
     return { ...h, failOpen: this.failOpen };
   }
 
+  /** After a lock: gateway batches go unsigned until the next start (the chain still links them). */
+  forgetCaKey(): void {
+    this.ca = null;
+  }
+
   setFailOpen(failOpen: boolean): void {
     this.failOpen = failOpen;
     const h = this.sink.health();

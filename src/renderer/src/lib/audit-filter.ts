@@ -194,6 +194,7 @@ export const KNOWN_AUDIT_TYPES: readonly string[] = [
   'settings.audit.changed',
   'vault.unlocked',
   'vault.unlock.failed',
+  'vault.locked',
   'audit.checkpoint',
   'audit.archived',
   'audit.exported',
