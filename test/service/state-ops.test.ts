@@ -123,6 +123,10 @@ describe('operations on the state database, in process', () => {
 
   it('records settings changes, and archives records past the retention by itself', async () => {
     await app.configureAudit({ failOpen: true });
+    // Another process (the CLI) reads the setting from the database.
+    const other = service(env);
+    expect((await other.status()).auditWrites).toMatchObject({ ok: true, failOpen: true });
+    await other.close();
     await app.configureAudit({ failOpen: false, retentionDays: 1 });
     const changes = await app.auditQuery({ filter: { type: 'settings.audit.changed' } });
     expect(changes.records.map((r) => r.details['changed'])).toEqual([

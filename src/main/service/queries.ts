@@ -1,6 +1,14 @@
 import { summarizeCert } from '../pki';
 import type { StateDb } from '../db';
-import { readCa, readCerts, readCrl, readCurrentServer, readGatewayConfig, readMeta } from './state';
+import {
+  readAuditSettings,
+  readCa,
+  readCerts,
+  readCrl,
+  readCurrentServer,
+  readGatewayConfig,
+  readMeta,
+} from './state';
 import { DAY_MS } from '../../shared/validation';
 import type {
   CaInfo,
@@ -74,6 +82,7 @@ export function readStatus(state: StateDb, stateDir: string, now: Date, extras: 
     serverPem: readCurrentServer(state.db).certPem,
     gateway: readGatewayConfig(state.db),
     crl: readCrl(state.db),
+    failOpen: readAuditSettings(state.db).failOpen,
   }));
   const caSummary = summarizeCert(snap.caPem);
   const ca: CaInfo = {
@@ -113,6 +122,7 @@ export function readStatus(state: StateDb, stateDir: string, now: Date, extras: 
       backend: snap.meta.vaultBackend,
       locked: snap.meta.vaultBackend === 'passphrase' && extras.needsPassphrase,
     },
-    auditWrites: extras.auditWrites,
+    // The setting comes from the database: this process may not be the one running the gateway.
+    auditWrites: { ...extras.auditWrites, failOpen: snap.failOpen },
   };
 }
