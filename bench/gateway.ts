@@ -170,6 +170,9 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
       `http://127.0.0.1:${upstreamPort}`,
       '--max-connections',
       '200',
+      // The load and idle probes share one client certificate; nginx has no per-certificate cap.
+      '--max-connections-per-identity',
+      '200',
     ]);
     await serve.line(/^serving mTLS on /, 20_000);
     const gatewayPid = await waitFor('the gateway child', () => childPids(serve.pid)[0], 5000);

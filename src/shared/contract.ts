@@ -38,6 +38,8 @@ export const gatewaySettingsSchema = z
     maxConnections: z.number().int().min(1).max(10_000),
     handshakeTimeoutMs: z.number().int().min(100).max(600_000),
     idleTimeoutMs: z.number().int().min(1_000).max(86_400_000),
+    // Optional so a form that predates the field still saves; stored settings fall back to the default.
+    maxConnectionsPerIdentity: z.number().int().min(1).max(10_000).optional(),
     allowRemoteUpstream: z.boolean(),
   })
   .strict();

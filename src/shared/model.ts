@@ -48,6 +48,8 @@ export interface GatewayConfig {
   readonly maxConnections: number;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** Live connections one client certificate (serial) may hold, so one client cannot take every slot. */
+  readonly maxConnectionsPerIdentity: number;
   /** The operator's explicit choice to proxy to a non-loopback upstream (DESIGN.md §8). */
   readonly allowRemoteUpstream: boolean;
 }
@@ -58,6 +60,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   maxConnections: 50,
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 300_000,
+  maxConnectionsPerIdentity: 10,
   allowRemoteUpstream: false,
 };
 
@@ -165,7 +168,7 @@ export interface AuditFilter {
   readonly cn?: string;
   /** Lowercase hex, no colons. */
   readonly serial?: string;
-  /** The operator's name (or `system`, or a client's CN for gateway records). */
+  /** The operator's name, or `system` (gateway records are found by their client's `cn`). */
   readonly actor?: string;
   /** ISO 8601, inclusive. */
   readonly from?: string;

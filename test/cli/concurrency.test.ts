@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleService, createVaultResolver } from '../../src/main/service';
-import { cli, initCa, makeEnv, removeEnv, spawnCli, type Env } from '../helpers/cli';
+import { cli, initCa, makeEnv, removeEnv, startServe, type Env } from '../helpers/cli';
 import { KeepAliveClient, startUpstream } from '../helpers/gateway-client';
 
 interface AuditLine {
@@ -87,22 +87,7 @@ describe('the app, two CLI processes and serve on one state dir', () => {
 
   it('loses and duplicates nothing while the gateway proxies and records', async () => {
     const upstream = await startUpstream();
-    const serve = spawnCli(env, [
-      'serve',
-      '--listen',
-      '127.0.0.1:0',
-      '--upstream',
-      `http://127.0.0.1:${upstream.port}`,
-    ]);
-    let serveOut = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      serve.stdout?.on('data', (d: Buffer) => {
-        serveOut += d.toString();
-        const m = /serving mTLS on 127\.0\.0\.1:(\d+)/.exec(serveOut);
-        if (m) resolve(Number(m[1]));
-      });
-      serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${serveOut}`)));
-    });
+    const { child: serve, port } = await startServe(env, `http://127.0.0.1:${upstream.port}`);
     const vaults = createVaultResolver();
     vaults.setPassphrase('correct horse battery staple');
     const app = new ConsoleService({ stateDir: env.stateDir, vaults, operator: 'app-operator' });

@@ -64,6 +64,25 @@ export function spawnCli(env: Env, args: readonly string[]): ChildProcess {
   );
 }
 
+/** Starts `serve` on an ephemeral port in front of `upstream` (a URL); resolves with the port it printed. */
+export function startServe(
+  env: Env,
+  upstream: string,
+  extra: readonly string[] = [],
+): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawnCli(env, ['serve', '--listen', '127.0.0.1:0', '--upstream', upstream, ...extra]);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+      const m = /serving mTLS on 127\.0\.0\.1:(\d+)/.exec(output);
+      if (m) resolve({ child, port: Number(m[1]), output: () => output });
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${output}`)));
+  });
+}
+
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.MTLS_CONSOLE_STATE_DIR;

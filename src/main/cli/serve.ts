@@ -26,6 +26,11 @@ export const serveCommandOptions: Readonly<Record<string, OptionSpec>> = {
     value: 'N',
     description: 'concurrent connections (default 50; saved)',
   },
+  'max-connections-per-identity': {
+    type: 'string',
+    value: 'N',
+    description: 'live connections one client certificate may hold (default 10; saved)',
+  },
   'allow-remote-upstream': {
     type: 'boolean',
     description: 'allow an upstream that is not on loopback (saved)',
@@ -45,6 +50,15 @@ export async function runServe({ values, service, out, err }: CommandContext): P
       throw usageError(`--max-connections: expected a whole number from 1 to 10000, got "${text}"`);
     }
     change.maxConnections = Number(text);
+  }
+  if (typeof values['max-connections-per-identity'] === 'string') {
+    const text = values['max-connections-per-identity'];
+    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 10_000) {
+      throw usageError(
+        `--max-connections-per-identity: expected a whole number from 1 to 10000, got "${text}"`,
+      );
+    }
+    change.maxConnectionsPerIdentity = Number(text);
   }
   if (values['allow-remote-upstream'] === true) change.allowRemoteUpstream = true;
 

@@ -28,6 +28,8 @@ export interface LiveConnection {
 export class ConnectionTable {
   private readonly byId = new Map<string, LiveConnection>();
   private readonly bySocket = new WeakMap<Socket, LiveConnection>();
+  /** Live connections per canonical serial, for the per-identity cap. */
+  private readonly perSerial = new Map<string, number>();
   /** Bumped on every change a viewer would notice (membership, request counts). */
   private version = 0;
 
@@ -47,12 +49,32 @@ export class ConnectionTable {
     };
     this.byId.set(conn.id, conn);
     this.bySocket.set(socket, conn);
+    const key = canonicalSerial(identity.serial);
+    this.perSerial.set(key, (this.perSerial.get(key) ?? 0) + 1);
     this.version++;
     return conn;
   }
 
   remove(conn: LiveConnection): void {
-    if (this.byId.delete(conn.id)) this.version++;
+    if (!this.byId.delete(conn.id)) return;
+    const key = canonicalSerial(conn.identity.serial);
+    const n = (this.perSerial.get(key) ?? 1) - 1;
+    if (n <= 0) this.perSerial.delete(key);
+    else this.perSerial.set(key, n);
+    this.version++;
+  }
+
+  /** Live connections of one certificate serial. */
+  countOf(serial: string): number {
+    return this.perSerial.get(canonicalSerial(serial)) ?? 0;
+  }
+
+  /**
+   * Connections whose certificate is past its notAfter: closed by the caller whatever their
+   * traffic, so a busy connection cannot outlive its certificate (issue 8, item 7).
+   */
+  expired(now: number): LiveConnection[] {
+    return this.all().filter((c) => now > c.identity.notAfter);
   }
 
   /** The connection a socket belongs to (the http server hands us the same TLSSocket back). */

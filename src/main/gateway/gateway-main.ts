@@ -121,6 +121,14 @@ function main(): void {
         out.send({ type: 'killed', ref: msg.ref, count });
         return;
       }
+      case 'config':
+        if (!gateway) return out.log('warn', 'config before start ignored');
+        try {
+          gateway.reconfigure(msg.config);
+        } catch (err) {
+          out.log('error', `settings rejected, keeping the previous ones: ${(err as Error).message}`);
+        }
+        return;
       case 'hold':
         if (!gateway) return out.log('warn', 'hold before start ignored');
         gateway.hold(msg.on ? (msg.reason ?? 'audit records cannot be written') : null);

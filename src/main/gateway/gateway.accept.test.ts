@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, TestPki, type Ca, type Pair } from './certs.fixture';
-import { closed, connect, curl, curlStatus, Harness, run, Upstream } from './harness.fixture';
+import { closed, connect, curl, curlStatus, Harness, run, Upstream, type Run } from './harness.fixture';
 
 /** Who gets in, who does not, and why: every refusal leaves the upstream untouched. */
 describe('gateway admission', () => {
@@ -115,7 +115,9 @@ describe('gateway admission', () => {
   it('refuses a client without a certificate (curl)', async () => {
     const d = await refusedWithNothingUpstream(async () => {
       const r = await curl(port, '/', { ca });
-      expect(curlStatus(r)).toBe(0);
+      // Told why, as nginx does, instead of curl's "Empty reply from server" (issue 8).
+      expect(curlStatus(r)).toBe(400);
+      expect(r.stdout).toContain('No required SSL certificate was sent (no_certificate)');
     }, 'no_certificate');
     expect(d['actor']).toEqual({ kind: 'system' });
   });
@@ -124,7 +126,7 @@ describe('gateway admission', () => {
     const foreignCa = await pki.ca('Foreign CA');
     const fake = await pki.client(foreignCa, 'alice@operators', 'fake-alice');
     const d = await refusedWithNothingUpstream(async () => {
-      expect(curlStatus(await curl(port, '/', { ca, client: fake }))).toBe(0);
+      toldWhy(await curl(port, '/', { ca, client: fake }), 'unknown_ca');
     }, 'unknown_ca');
     expect(d['actor']).toEqual({ kind: 'system' });
     expect(d['cn']).toBe('alice@operators');
@@ -136,7 +138,7 @@ describe('gateway admission', () => {
       notAfter: new Date(Date.now() - DAY_MS),
     });
     const d = await refusedWithNothingUpstream(async () => {
-      expect(curlStatus(await curl(port, '/', { ca, client: old }))).toBe(0);
+      toldWhy(await curl(port, '/', { ca, client: old }), 'expired');
     }, 'expired');
     expect(d['actor']).toEqual({ kind: 'client', cn: 'old', serial: old.serial });
   });
@@ -144,14 +146,14 @@ describe('gateway admission', () => {
   it('refuses a certificate that is not yet valid', async () => {
     const early = await pki.client(ca, 'early', 'early', { now: new Date(Date.now() + DAY_MS) });
     await refusedWithNothingUpstream(async () => {
-      expect(curlStatus(await curl(port, '/', { ca, client: early }))).toBe(0);
+      toldWhy(await curl(port, '/', { ca, client: early }), 'not_yet_valid');
     }, 'not_yet_valid');
   });
 
   it('refuses a certificate whose EKU is serverAuth only', async () => {
     const srv = await pki.server(ca, 'srv-only', ['svc']);
     await refusedWithNothingUpstream(async () => {
-      expect(curlStatus(await curl(port, '/', { ca, client: srv }))).toBe(0);
+      toldWhy(await curl(port, '/', { ca, client: srv }), 'wrong_eku');
     }, 'wrong_eku');
   });
 
@@ -238,6 +240,12 @@ describe('a flood of refused connections', () => {
     }
   });
 });
+
+/** The refused client got a short HTTP answer naming the reason (issue 8). */
+function toldWhy(r: Run, reason: string): void {
+  expect(curlStatus(r)).toBe(400);
+  expect(r.stdout).toContain(`(${reason})`);
+}
 
 function derOf(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');

@@ -25,22 +25,34 @@ describe('gateway connection limit', () => {
 
   async function fillAndOverflow(max: number, config: { maxConnections?: number }): Promise<void> {
     const h = new Harness();
-    const port = await h.start(Harness.material(ca, server), { upstream: upstream.url, ...config });
+    // One certificate fills every slot here, so its own cap (default 10) is lifted.
+    const port = await h.start(Harness.material(ca, server), {
+      upstream: upstream.url,
+      maxConnectionsPerIdentity: 1000,
+      ...config,
+    });
     try {
       const held: tls.TLSSocket[] = [];
       for (let i = 0; i < max; i++) held.push(await connect(port, ca, alice));
       await h.waitConnections((l) => l.length === max);
       const from = h.audit.length;
       const t0 = Date.now();
-      // The next one is dropped at accept time: its handshake cannot even start.
-      await expect(connect(port, ca, alice)).rejects.toThrow();
+      // The next one completes its handshake (handshakes never take an authenticated slot), is
+      // told why and closed, without a byte reaching the upstream.
+      const seen = upstream.seen.length;
+      const over = await connect(port, ca, alice);
+      over.write('GET /over HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      const answer = await readToClose(over);
+      expect(answer).toMatch(/^HTTP\/1.1 503 /);
+      expect(answer).toContain('(limit_reached)');
       expect(Date.now() - t0).toBeLessThan(2000);
+      expect(upstream.seen.length).toBe(seen);
       const entry = await h.waitAudit(
         (e) => e.type === 'gateway.connection.refused' && e.details['reason'] === 'limit_reached',
         10_000,
         from,
       );
-      expect(entry.actor).toEqual({ kind: 'system' });
+      expect(entry.actor).toEqual({ kind: 'client', cn: 'alice', serial: alice.serial });
       // Held connections still work.
       expect((await request(held[0]!, '/still-here')).status).toBe(200);
       // Free two slots; service resumes once their close is processed.
@@ -104,3 +116,13 @@ describe('gateway connection limit', () => {
     }
   });
 });
+
+/** Everything the peer sent until it closed. */
+export function readToClose(socket: tls.TLSSocket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.on('error', () => undefined);
+    socket.once('close', () => resolve(text));
+  });
+}

@@ -58,7 +58,9 @@ describe('gateway revocation', () => {
       10_000,
       from,
     );
-    expect(curlStatus(r)).toBe(0);
+    // The client is told why (issue 8), and the record keeps the reason.
+    expect(curlStatus(r)).toBe(400);
+    expect(r.stdout).toContain('The SSL certificate has been revoked (revoked)');
     expect(entry.details['reason']).toBe('revoked');
     expect(entry.actor).toEqual({ kind: 'client', cn: 'bob', serial: bob.serial });
     expect(upstream.seen.length).toBe(seen);

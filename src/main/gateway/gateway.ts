@@ -3,7 +3,7 @@ import type { AuditActor, ConnectionInfo, GatewayConfig } from '../../shared/mod
 import { parseHostPort } from '../../shared/validation';
 import { ConnectionTable, type LiveConnection } from './connections';
 import { checkedUpstream, HEARTBEAT_MS, resolveLimits, TICK_MS, type GatewayLimits } from './limits';
-import { TlsListener } from './listener';
+import { TlsListener, type Accepted } from './listener';
 import {
   GATEWAY_AUDIT_TYPES as T,
   type GatewayAuditEntry,
@@ -13,12 +13,20 @@ import {
   type RefusalReason,
   type TlsMessage,
 } from './protocol';
-import { ReverseProxy, type RequestRecord } from './proxy';
+import { ReverseProxy, type ProxyOptions, type RequestRecord } from './proxy';
+import { refuseWithAnswer } from './refusal-reply';
 import { RefusalThrottle } from './refusal-throttle';
+import {
+  chainProblem,
+  reasonForHandshakeError,
+  RevocationSet,
+  TrustStore,
+  verifySocket,
+  type Verdict,
+} from './verify';
 
 /** Refusals recorded in full per reason and remote address in each window; the rest are counted. */
 const REFUSALS_PER_WINDOW = 20;
-import { reasonForHandshakeError, RevocationSet, TrustStore, verifySocket, type Verdict } from './verify';
 
 /** Where the gateway's observations go; gateway-main forwards them to the parent process. */
 export interface GatewaySink {
@@ -32,6 +40,8 @@ export interface GatewayInit {
   readonly revokedSerials: readonly string[];
   readonly config: GatewayConfig;
   readonly options?: GatewayOptions;
+  /** Request-layer options (extra identity headers to strip, certificate headers); not yet on the wire. */
+  readonly proxy?: ProxyOptions;
 }
 
 const SYSTEM: AuditActor = { kind: 'system' };
@@ -45,9 +55,15 @@ function clientActor(conn: { identity: { cn: string; serial: string } }): AuditA
  * Purely message-driven: it reads no files, so the parent alone decides what it trusts.
  */
 export class Gateway {
-  private readonly limits: GatewayLimits;
+  private limits: GatewayLimits;
   private readonly listener: TlsListener;
-  private readonly proxy: ReverseProxy<LiveConnection>;
+  /** New connections go to this proxy; a new upstream gets a new one (see reconfigure). */
+  private proxy: ReverseProxy<LiveConnection>;
+  private readonly makeProxy: (upstream: URL) => ReverseProxy<LiveConnection>;
+  /** Proxies of a previous upstream, closed once the connections they serve are gone. */
+  private retired: { proxy: ReverseProxy<LiveConnection>; until: number }[] = [];
+  private config: GatewayConfig;
+  private readonly options: GatewayOptions;
   private readonly table = new ConnectionTable();
   private readonly refusals: RefusalThrottle;
   private readonly revoked = new RevocationSet();
@@ -68,32 +84,88 @@ export class Gateway {
     const listen = parseHostPort(init.config.listen);
     if (!listen) throw new Error(`bad listen address ${init.config.listen}`);
     this.listen = listen;
+    this.config = init.config;
+    this.options = init.options ?? {};
     this.limits = resolveLimits(init.config, init.options);
-    this.refusals = new RefusalThrottle(REFUSALS_PER_WINDOW, this.limits.refusalWindowMs);
+    this.refusals = new RefusalThrottle(
+      REFUSALS_PER_WINDOW,
+      this.limits.refusalWindowMs,
+      this.limits.refusalBudget,
+    );
     const upstream = checkedUpstream(init.config);
     this.trust = new TrustStore(init.tls.caPem);
     this.revoked.replace(init.revokedSerials);
     this.listener = new TlsListener(init.tls, this.limits, {
-      secure: (s) => this.onSecure(s),
-      handshakeFailed: (err, s) => this.onHandshakeFailed(err, s),
-      dropped: (remote) => this.refused('limit_reached', remote, undefined),
+      secure: (s, accepted) => this.onSecure(s, accepted),
+      handshakeFailed: (err, remote) => this.onHandshakeFailed(err, remote),
+      dropped: (remote, detail) => this.refused('handshake_limit', remote, undefined, detail),
     });
-    this.proxy = new ReverseProxy(
-      { url: upstream, timeoutMs: this.limits.upstreamTimeoutMs, maxSockets: this.limits.maxConnections * 2 },
-      {
-        connectionOf: (socket) => this.table.of(socket),
-        requestDone: (conn, rec) => this.onRequestDone(conn, rec),
-        upstreamError: (conn, info) => this.onUpstreamError(conn, info),
-        idle: (conn) => this.onConnIdle(conn),
-        draining: () => this.stopping,
-        held: () => this.held,
-        requestHeld: (conn, rec) => this.audit(T.requestHeld, clientActor(conn), { id: conn.id, ...rec }),
-      },
-    );
-    this.proxy.server.on('clientError', (err: Error, socket) => {
+    this.makeProxy = (upstream: URL): ReverseProxy<LiveConnection> =>
+      new ReverseProxy(
+        {
+          url: upstream,
+          timeoutMs: this.limits.upstreamTimeoutMs,
+          maxSockets: this.limits.maxConnections * 2,
+          idleMs: this.limits.idleTimeoutMs,
+        },
+        {
+          connectionOf: (socket) => this.table.of(socket),
+          requestDone: (conn, rec) => this.onRequestDone(conn, rec),
+          upstreamError: (conn, info) => this.onUpstreamError(conn, info),
+          idle: (conn) => this.onConnIdle(conn),
+          draining: () => this.stopping,
+          held: () => this.held,
+          requestHeld: (conn, rec) => this.audit(T.requestHeld, clientActor(conn), { id: conn.id, ...rec }),
+          requestRefused: (conn, rec) =>
+            this.audit(T.requestRefused, clientActor(conn), { id: conn.id, ...rec }),
+          requestsDropped: (conn, count, why) =>
+            this.audit(T.requestsDropped, clientActor(conn), { id: conn.id, count, why }),
+          // Checked before each dispatch, not only at the handshake (DESIGN.md §8).
+          identityProblem: (conn) =>
+            this.revoked.has(conn.identity.serial)
+              ? 'revoked'
+              : Date.now() > conn.identity.notAfter
+                ? 'expired'
+                : null,
+          closeConnection: (conn, why) => this.table.close(conn, why === 'overflow' ? 'error' : why),
+        },
+        init.proxy,
+      );
+    this.proxy = this.adopt(this.makeProxy(upstream));
+  }
+
+  private adopt(proxy: ReverseProxy<LiveConnection>): ReverseProxy<LiveConnection> {
+    proxy.server.on('clientError', (err: Error, socket) => {
       this.sink.log('debug', `http parse error: ${err.message}`);
       socket.destroy();
     });
+    return proxy;
+  }
+
+  /**
+   * Settings saved while running (issue 8): limits and timeouts apply to new handshakes and
+   * connections at once, and a new upstream to every connection opened from now on (connections
+   * already open finish on the old one). Throws, changing nothing, on a bad upstream or a
+   * different listen address, which needs a restart.
+   */
+  reconfigure(config: GatewayConfig): void {
+    const listen = parseHostPort(config.listen);
+    if (!listen || config.listen !== this.config.listen) {
+      throw new Error(`the listen address cannot change while running (${this.config.listen})`);
+    }
+    const upstream = checkedUpstream(config);
+    const upstreamChanged = config.upstream !== this.config.upstream;
+    this.limits = resolveLimits(config, this.options);
+    this.config = config;
+    this.listener.setLimits(this.limits);
+    if (upstreamChanged) {
+      this.retired.push({ proxy: this.proxy, until: Date.now() });
+      this.proxy = this.adopt(this.makeProxy(upstream));
+    }
+    this.sink.log(
+      'info',
+      `settings applied live${upstreamChanged ? ` (upstream now ${config.upstream})` : ''}`,
+    );
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -172,6 +244,7 @@ export class Gateway {
     }
     for (const conn of this.table.all()) this.table.close(conn, 'shutdown');
     this.proxy.close();
+    for (const r of this.retired.splice(0)) r.proxy.close();
     if (this.ticker) clearInterval(this.ticker);
     this.reportSuppressed(Date.now(), true);
     this.publish(Date.now());
@@ -179,28 +252,35 @@ export class Gateway {
 
   // ── events ──────────────────────────────────────────────────────────────────
 
-  private onSecure(socket: TLSSocket): void {
-    const remote = socket.remoteAddress ?? 'unknown';
+  private onSecure(socket: TLSSocket, accepted: Accepted): void {
+    const remote = accepted.remote;
     // Close on error without an unhandled 'error' event; the close handler does the bookkeeping.
     socket.on('error', () => socket.destroy());
-    if (this.stopping) {
-      this.refused('shutting_down', remote, undefined);
-      socket.destroy();
-      return;
-    }
-    if (this.held !== null) {
-      this.refused('audit_unavailable', remote, undefined);
-      socket.destroy();
-      return;
+    // A refused client is told why (a short 4xx/503), then closed; nothing it sends is parsed.
+    const refuse = (reason: RefusalReason, verdict?: Verdict, detail?: string): void => {
+      this.refused(reason, remote, verdict, detail, { resumed: socket.isSessionReused() });
+      refuseWithAnswer(socket, reason, this.limits.refusalLingerMs);
+    };
+    if (this.stopping) return refuse('shutting_down');
+    if (this.held !== null) return refuse('audit_unavailable');
+    const oversized = chainProblem(socket, accepted.handshakeBytes(), this.limits);
+    if (oversized) {
+      this.listener.penalize(accepted.prefix);
+      return refuse(oversized.reason, undefined, oversized.detail);
     }
     const verdict = verifySocket(socket, { revoked: this.revoked, trust: this.trust, now: Date.now() });
-    if (!verdict.ok) {
-      this.refused(verdict.reason, remote, verdict, undefined, { resumed: socket.isSessionReused() });
-      socket.destroy();
-      return;
+    if (!verdict.ok) return refuse(verdict.reason, verdict);
+    // The authenticated caps, counted only once a client has proven who it is (issue 8, item 2).
+    if (this.table.size >= this.limits.maxConnections) {
+      return refuse('limit_reached', verdict, `${this.table.size} live connections`);
+    }
+    const mine = this.table.countOf(verdict.identity.serial);
+    if (mine >= this.limits.maxConnectionsPerIdentity) {
+      return refuse('identity_limit', verdict, `${mine} live connections of this certificate`);
     }
     const now = Date.now();
     const conn = this.table.add(socket, verdict.identity, remote, now);
+    this.listener.authenticated(socket);
     socket.setNoDelay(true);
     socket.once('close', () => this.onClose(conn));
     this.audit(T.accepted, clientActor(conn), {
@@ -215,13 +295,8 @@ export class Gateway {
     this.proxy.server.emit('connection', socket);
   }
 
-  private onHandshakeFailed(err: Error & { code?: string }, socket: TLSSocket): void {
-    this.refused(
-      reasonForHandshakeError(err),
-      socket.remoteAddress ?? 'unknown',
-      undefined,
-      err.code ?? err.message,
-    );
+  private onHandshakeFailed(err: Error & { code?: string }, remote: string): void {
+    this.refused(reasonForHandshakeError(err), remote, undefined, err.code ?? err.message);
   }
 
   private onClose(conn: LiveConnection): void {
@@ -248,6 +323,8 @@ export class Gateway {
       bytesIn: rec.bytesIn,
       bytesOut: rec.bytesOut,
       ms: rec.ms,
+      outcome: rec.outcome,
+      ...(rec.reason !== undefined ? { reason: rec.reason } : {}),
       ...(rec.upgrade ? { upgrade: true } : {}),
     });
   }
@@ -279,8 +356,10 @@ export class Gateway {
     extra: Record<string, unknown> = {},
   ): void {
     const bad = verdict && !verdict.ok ? verdict : undefined;
-    const p = bad?.presented;
-    const actor: AuditActor = p && bad.attributable ? { kind: 'client', cn: p.cn, serial: p.serial } : SYSTEM;
+    // A verified client refused by a cap is attributed; a failed one only if our CA signed it.
+    const p = verdict?.ok ? verdict.identity : bad?.presented;
+    const attributable = verdict?.ok === true || bad?.attributable === true;
+    const actor: AuditActor = p && attributable ? { kind: 'client', cn: p.cn, serial: p.serial } : SYSTEM;
     const why = detail ?? bad?.detail;
     if (!this.refusals.admit(reason, remote, Date.now())) return;
     this.audit(T.refused, actor, {
@@ -299,6 +378,7 @@ export class Gateway {
         remote: s.remote,
         count: s.suppressed,
         since: new Date(s.since).toISOString(),
+        ...(s.sources !== undefined ? { sources: s.sources } : {}),
       });
     }
   }
@@ -315,11 +395,27 @@ export class Gateway {
       this.limits.idleTimeoutMs,
       this.limits.headersTimeoutMs,
     );
-    for (const c of idle) this.table.close(c, 'idle');
+    // Idle means no request in flight and no bytes either way: a silent stream (SSE, long poll) is
+    // not idle; the proxy's own timers bound a request whose client or upstream stalls.
+    for (const c of idle) if (c.inFlight === 0) this.table.close(c, 'idle');
     for (const c of slow) this.table.close(c, 'headers_timeout');
+    // At notAfter whatever the traffic (issue 8, item 7); the proxy also checks before each dispatch.
+    for (const c of this.table.expired(now)) this.table.close(c, 'expired');
+    this.closeRetiredProxies();
     this.reportSuppressed(now, false);
     if (moved) this.table.touch();
     this.publish(now);
+  }
+
+  /** A previous upstream's proxy is closed once no connection opened before the switch is left. */
+  private closeRetiredProxies(): void {
+    if (this.retired.length === 0) return;
+    const oldest = Math.min(...this.table.all().map((c) => c.since));
+    this.retired = this.retired.filter((r) => {
+      if (oldest <= r.until) return true;
+      r.proxy.close();
+      return false;
+    });
   }
 
   private publish(now: number): void {

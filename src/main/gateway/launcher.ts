@@ -19,27 +19,43 @@ export interface GatewayLauncher {
 }
 
 /**
- * Variables that would let the environment inject code or flags into the child, or turn an
- * Electron binary back into plain Node (VS Code strips the same before forking).
+ * The gateway gets only what a Node process needs to run, never the parent's secrets
+ * (`MTLS_CONSOLE_PASSPHRASE_FILE`, tokens) nor variables that inject code or flags (NODE_OPTIONS,
+ * ELECTRON_RUN_AS_NODE, OPENSSL_CONF): an allowlist, since a denylist misses tomorrow's variable.
+ * VS Code strips its utility processes' environment the same way.
  */
-const DANGEROUS_ENV = [
-  'NODE_OPTIONS',
-  'NODE_REPL_EXTERNAL_MODULE',
-  'NODE_EXTRA_CA_CERTS',
-  'NODE_TLS_REJECT_UNAUTHORIZED',
-  'NODE_PATH',
-  'ELECTRON_RUN_AS_NODE',
-  'ELECTRON_NO_ATTACH_CONSOLE',
-  'ELECTRON_ENABLE_LOGGING',
-  'VSCODE_INSPECTOR_OPTIONS',
-];
+const ALLOWED_ENV = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'TMPDIR',
+  'TMP',
+  'TEMP',
+  'TZ',
+  'LANG',
+  'LANGUAGE',
+  'NODE_ENV',
+  // Windows: without these Node cannot find system DLLs, the temp dir or the user profile.
+  'SYSTEMROOT',
+  'SYSTEMDRIVE',
+  'WINDIR',
+  'COMSPEC',
+  'PATHEXT',
+  'USERPROFILE',
+  'LOCALAPPDATA',
+  'APPDATA',
+]);
+
+function allowed(name: string): boolean {
+  const upper = name.toUpperCase();
+  return ALLOWED_ENV.has(upper) || upper.startsWith('LC_');
+}
 
 export function sanitizedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) continue;
-    if (DANGEROUS_ENV.includes(k.toUpperCase()) || /^NODE_DEBUG/i.test(k)) continue;
-    out[k] = v;
+    if (v !== undefined && allowed(k)) out[k] = v;
   }
   return out;
 }

@@ -19,6 +19,7 @@ export const gatewayConfigWireSchema = z.object({
   maxConnections: z.number().int().min(1).max(100_000),
   handshakeTimeoutMs: z.number().int().min(1).max(600_000),
   idleTimeoutMs: z.number().int().min(1).max(86_400_000),
+  maxConnectionsPerIdentity: z.number().int().min(1).max(100_000),
   allowRemoteUpstream: z.boolean(),
 }) satisfies z.ZodType<GatewayConfig>;
 
@@ -30,6 +31,18 @@ export const gatewayOptionsSchema = z.object({
   headersTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
   /** Window of the refusal flood guard (see RefusalThrottle). */
   refusalWindowMs: z.number().int().min(1).max(3_600_000).optional(),
+  /** Full refusal records per window across ALL sources; the rest are summarised per reason. */
+  refusalBudget: z.number().int().min(1).max(1_000_000).optional(),
+  /** Sockets still in their TLS handshake, all sources together (never an authenticated slot). */
+  maxHandshakes: z.number().int().min(1).max(100_000).optional(),
+  /** Sockets still in their handshake from one source prefix (/32 IPv4, /64 IPv6). */
+  maxHandshakesPerSource: z.number().int().min(1).max(100_000).optional(),
+  /** Bytes a client may send before its handshake completes (its certificate chain lives there). */
+  maxHandshakeBytes: z.number().int().min(1_024).max(1_000_000).optional(),
+  /** Certificates a client may present, leaf included. */
+  maxChainLength: z.number().int().min(1).max(100).optional(),
+  /** After an oversized chain, that source prefix gets one handshake per second for this long. */
+  oversizePenaltyMs: z.number().int().min(0).max(3_600_000).optional(),
 });
 export type GatewayOptions = z.infer<typeof gatewayOptionsSchema>;
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
@@ -95,8 +108,18 @@ export const holdMessageSchema = z.object({
   reason: z.string().max(500).optional(),
 });
 
+/**
+ * Settings saved while the gateway runs: limits, timeouts and the upstream apply at once (new
+ * handshakes and new requests); `listen` cannot change without a restart and must equal the running one.
+ */
+export const configMessageSchema = z.object({
+  type: z.literal('config'),
+  config: gatewayConfigWireSchema,
+});
+
 export const parentToGatewaySchema = z.union([
   holdMessageSchema,
+  configMessageSchema,
   startMessageSchema,
   tlsMessageSchema,
   revocationsMessageSchema,
@@ -109,6 +132,7 @@ export type RevocationsMessage = z.infer<typeof revocationsMessageSchema>;
 export type KillMessage = z.infer<typeof killMessageSchema>;
 export type StopMessage = z.infer<typeof stopMessageSchema>;
 export type HoldMessage = z.infer<typeof holdMessageSchema>;
+export type ConfigMessage = z.infer<typeof configMessageSchema>;
 export type ParentToGateway = z.infer<typeof parentToGatewaySchema>;
 
 // ── gateway → parent ─────────────────────────────────────────────────────────────
@@ -167,6 +191,10 @@ export const GATEWAY_AUDIT_TYPES = {
   request: 'gateway.request',
   /** A request answered 503 without reaching the upstream, because audit records could not be written. */
   requestHeld: 'gateway.request.held',
+  /** A request refused before dispatch (revoked, expired, non-WebSocket upgrade, bad path). */
+  requestRefused: 'gateway.request.refused',
+  /** Pipelined requests that were queued and never sent because their connection ended. */
+  requestsDropped: 'gateway.request.dropped',
   upstreamError: 'gateway.upstream.error',
   crashed: 'gateway.crashed',
 } as const;
@@ -183,6 +211,12 @@ export const REFUSAL_REASONS = [
   'protocol_version',
   'bad_handshake',
   'limit_reached',
+  /** The per-certificate cap (maxConnectionsPerIdentity). */
+  'identity_limit',
+  /** The pre-authentication budget (all handshakes, or those of one source prefix). */
+  'handshake_limit',
+  'chain_too_long',
+  'certificate_too_large',
   'handshake_timeout',
   'shutting_down',
   'audit_unavailable',
@@ -190,4 +224,5 @@ export const REFUSAL_REASONS = [
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** Why the gateway closed a live connection. Absent from `closed` records when the client closed it. */
-export type CloseReason = 'killed' | 'revoked' | 'idle' | 'headers_timeout' | 'shutdown' | 'error';
+export type CloseReason =
+  'killed' | 'revoked' | 'expired' | 'idle' | 'headers_timeout' | 'shutdown' | 'error';

@@ -22,4 +22,25 @@ describe('RefusalThrottle', () => {
     expect(t.flush(1, true)).toEqual([{ reason: 'revoked', remote: '127.0.0.1', suppressed: 1, since: 0 }]);
     expect(t.flush(2, true)).toEqual([]);
   });
+
+  it('caps full records across ALL sources, then summarises per reason (issue 8, item 9)', () => {
+    const t = new RefusalThrottle(20, 1000, 100);
+    let full = 0;
+    // 300 sources × 20 refusals: per-source throttling alone would record all 6,000 in full.
+    for (let i = 0; i < 300; i++) {
+      for (let j = 0; j < 20; j++) if (t.admit('no_certificate', `10.0.${i >> 8}.${i & 255}`, 0)) full++;
+    }
+    expect(full).toBe(100);
+    const summaries = t.flush(1000);
+    const star = summaries.find((s) => s.remote === '*');
+    expect(star).toMatchObject({ reason: 'no_certificate', suppressed: 6000 - 100 - sum(summaries, '*') });
+    expect(star?.sources).toBeGreaterThan(290);
+    // Every refusal is accounted for, in a handful of records.
+    expect(full + summaries.reduce((n, s) => n + s.suppressed, 0)).toBe(6000);
+    expect(summaries.length).toBeLessThanOrEqual(6);
+  });
 });
+
+function sum(list: readonly { remote: string; suppressed: number }[], not: string): number {
+  return list.filter((s) => s.remote !== not).reduce((n, s) => n + s.suppressed, 0);
+}

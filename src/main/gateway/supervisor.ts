@@ -238,6 +238,24 @@ export class GatewaySupervisor {
     this.child?.send({ type: 'revocations', serials: this.revoked });
   }
 
+  /**
+   * Settings saved while running (issue 8): limits, timeouts and the upstream apply at once.
+   * Returns what only a restart applies (the listen address: a crash restart keeps the running one;
+   * the next start() reads it from the caller). Throws, sending nothing, on an invalid config.
+   */
+  reconfigure(config: GatewayConfig): { restartNeeded: 'listen'[] } {
+    gatewayConfigWireSchema.parse(config);
+    checkedUpstream(config);
+    const spec = this.spec;
+    if (!spec) return { restartNeeded: [] };
+    const restartNeeded: 'listen'[] = config.listen === spec.config.listen ? [] : ['listen'];
+    // The running gateway keeps its listen address; everything else is applied live.
+    const live: GatewayConfig = { ...config, listen: spec.config.listen };
+    spec.config = live;
+    this.child?.send({ type: 'config', config: live });
+    return { restartNeeded };
+  }
+
   /** Fail-closed audit: with a reason the gateway refuses new connections and answers 503; null lifts it. */
   hold(reason: string | null): void {
     this.holdReason = reason;

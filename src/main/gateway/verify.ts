@@ -63,7 +63,10 @@ export interface ClientIdentity {
   readonly issuer: string;
   /** SHA-256 of the certificate DER, lowercase hex (Envoy XFCC `Hash`). */
   readonly hash: string;
-  readonly notAfter: string;
+  /** Epoch ms: the connection is closed at this instant and no request is dispatched after it. */
+  readonly notAfter: number;
+  /** Epoch ms. */
+  readonly notBefore: number;
 }
 
 export type Verdict =
@@ -115,7 +118,8 @@ function identityOf(cert: PeerCertificate): ClientIdentity {
     serial: cert.serialNumber.toLowerCase(),
     issuer: firstValue(cert.issuer?.CN as string | string[] | undefined),
     hash: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
-    notAfter: new Date(cert.valid_to).toISOString(),
+    notAfter: Date.parse(cert.valid_to),
+    notBefore: Date.parse(cert.valid_from),
   };
 }
 
@@ -144,26 +148,29 @@ export function verifyClient(input: VerifyInput): Verdict {
   const { cert } = input;
   if (!hasCert(cert)) return { ok: false, reason: 'no_certificate', attributable: false };
   const presented = identityOf(cert);
+  let trustedMemo: boolean | undefined;
+  const trusted = (): boolean => (trustedMemo ??= input.trust.issuedByTrusted(cert.raw));
   // A foreign CA can mint any CN: only attribute a refusal to a client our CA really signed.
   const refuse = (reason: RefusalReason, detail?: string): Verdict => ({
     ok: false,
     reason,
     presented,
-    attributable: input.trust.issuedByTrusted(cert.raw),
+    attributable: trusted(),
     ...(detail === undefined ? {} : { detail }),
   });
   if (!input.authorized) {
     const code = input.authorizationError ?? 'UNKNOWN';
+    // OpenSSL reports the LAST error of the chain walk, so an expired foreign cert shows up as
+    // CERT_HAS_EXPIRED: trust is decided first, and only our own CA's certs get a finer reason.
+    if (!trusted()) return refuse('unknown_ca', code);
     return refuse(reasonForVerifyError(code), code);
   }
-  if (input.resumed && !input.trust.issuedByTrusted(cert.raw)) {
+  if (input.resumed && !trusted()) {
     return refuse('unknown_ca', 'resumed session from a CA no longer trusted');
   }
   if (input.revoked.has(presented.serial)) return refuse('revoked');
-  const from = Date.parse(cert.valid_from);
-  const to = Date.parse(cert.valid_to);
-  if (!(input.now >= from)) return refuse('not_yet_valid');
-  if (!(input.now <= to)) return refuse('expired');
+  if (!(input.now >= presented.notBefore)) return refuse('not_yet_valid');
+  if (!(input.now <= presented.notAfter)) return refuse('expired');
   if (!(cert.ext_key_usage ?? []).includes(CLIENT_AUTH_OID)) {
     return refuse('wrong_eku', 'extendedKeyUsage lacks clientAuth');
   }
@@ -197,4 +204,43 @@ export function reasonForHandshakeError(err: Error & { code?: string }): Refusal
     return 'protocol_version';
   }
   return 'bad_handshake';
+}
+
+/**
+ * A P-256 or RSA-2048 leaf alone makes a client handshake of about 1.7-2.3 KB; past this a chain may
+ * hold several certificates, and only then is it walked (the walk builds a JS object per certificate).
+ */
+const SINGLE_CERT_HANDSHAKE_BYTES = 2_560;
+
+/**
+ * Bounds on what a client may present (issue 8, item 8). Node runs OpenSSL's chain walk inside
+ * the handshake and offers no hook before it (no verify depth, no max_cert_list), so these run
+ * right after it: the client is refused with a reason, and its source prefix is rate-limited so
+ * repeating the attack costs the gateway an accept, not another walk.
+ */
+export function chainProblem(
+  socket: TLSSocket,
+  handshakeBytes: number,
+  limits: { maxHandshakeBytes: number; maxChainLength: number },
+): { reason: RefusalReason; detail: string } | null {
+  if (handshakeBytes > limits.maxHandshakeBytes) {
+    return {
+      reason: 'certificate_too_large',
+      detail: `${handshakeBytes} handshake bytes (limit ${limits.maxHandshakeBytes})`,
+    };
+  }
+  if (handshakeBytes <= SINGLE_CERT_HANDSHAKE_BYTES) return null;
+  let length = 0;
+  let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  const seen = new Set<DetailedPeerCertificate>();
+  // The walk ends at a self-issued certificate (its issuerCertificate is itself).
+  while (cert && 'raw' in cert && !seen.has(cert) && length <= limits.maxChainLength) {
+    seen.add(cert);
+    length++;
+    cert = cert.issuerCertificate;
+  }
+  if (length > limits.maxChainLength) {
+    return { reason: 'chain_too_long', detail: `more than ${limits.maxChainLength} certificates` };
+  }
+  return null;
 }

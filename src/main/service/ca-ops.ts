@@ -218,17 +218,8 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
   // Key generation, signing, the .p12 (PBKDF2) and the bundle files happen before the transaction,
   // so it holds the write lock only for a few inserts.
   const now = ctx.now();
-  let issued = await issueClientCert({
-    ca: { certPem: ca.certPem, privateKey: caKey },
-    algorithm: ca.meta.algorithm,
-    commonName: input.name,
-    notAfter: new Date(now.getTime() + input.durationMs),
-    now,
-    serial: randomSerial(),
-  });
-  // 16 random bytes practically never collide, but serials must be unique.
-  while (state.read(() => certExists(state.db, issued.cert.serial))) {
-    issued = await issueClientCert({
+  const sign = () =>
+    issueClientCert({
       ca: { certPem: ca.certPem, privateKey: caKey },
       algorithm: ca.meta.algorithm,
       commonName: input.name,
@@ -236,7 +227,9 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
       now,
       serial: randomSerial(),
     });
-  }
+  let issued = await sign();
+  // 16 random bytes practically never collide, but serials must be unique.
+  while (state.read(() => certExists(state.db, issued.cert.serial))) issued = await sign();
   const keyDer = await exportPrivateKeyPkcs8Der(issued.keys.privateKey);
   const p12 =
     input.p12Password === undefined

@@ -59,7 +59,7 @@ import type {
 } from '../../shared/model';
 import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
 import { DAY_MS, type RevocationReason } from '../../shared/validation';
-import { GatewayHost, type GatewayHostOptions } from './gateway-host';
+import { GatewayHost, type GatewayConfigured, type GatewayHostOptions } from './gateway-host';
 import type { GatewayLauncher } from '../gateway';
 
 /** Where the automatic retention puts audit archives, inside the state dir. */
@@ -301,7 +301,11 @@ export class ConsoleService {
   }
 
   /** Saves gateway settings and records what changed; one transaction. */
-  async configureGateway(change: Partial<GatewayConfig>): Promise<GatewayConfig> {
+  /**
+   * Saves gateway settings and applies them to a running gateway at once; `restartNeeded` names
+   * what only a restart applies (the listen address). Rejects on invalid settings, saving nothing.
+   */
+  async configureGateway(change: Partial<GatewayConfig>): Promise<GatewayConfigured> {
     const state = this.state();
     const signer = await this.signerIfOpen();
     const config = state.tx(() => {
@@ -317,8 +321,9 @@ export class ConsoleService {
       );
       return next;
     });
+    const { restartNeeded } = this.gateway.reconfigure(config);
     await this.afterChange();
-    return config;
+    return { ...config, restartNeeded };
   }
 
   async auditSettings(): Promise<AuditSettings> {

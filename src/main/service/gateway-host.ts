@@ -36,6 +36,9 @@ export type GatewayHostEvent =
   | { kind: 'audit'; records: AuditRecord[] }
   | { kind: 'state'; state: GatewayState };
 
+/** Saved gateway settings, and those that wait for a restart of the running gateway. */
+export type GatewayConfigured = GatewayConfig & { readonly restartNeeded: readonly 'listen'[] };
+
 export interface GatewayHostOptions {
   readonly state: () => StateDb;
   readonly unsealCa: () => Promise<UnsealedCa>;
@@ -65,6 +68,9 @@ export class GatewayHost {
   private stoppedWaiters: ((s: GatewayState) => void)[] = [];
   private lastRevocationStamp = '';
   private lastServerSerial = '';
+  /** What start() was told to use over the saved settings (tests, ephemeral ports); kept on reconfigure. */
+  private override: Partial<GatewayConfig> = {};
+  private lastConfig = '';
   private ca: UnsealedCa | null = null;
   private failOpen = false;
 
@@ -111,6 +117,7 @@ export class GatewayHost {
       throw new ConsoleError('GATEWAY', `the gateway is already ${current}`);
     }
     const db = this.opts.state();
+    this.override = { ...override };
     const { config, settings } = db.read(() => ({
       config: { ...readGatewayConfig(db.db), ...override },
       settings: readAuditSettings(db.db),
@@ -133,6 +140,7 @@ export class GatewayHost {
       supervisor.onConnections((list) => this.opts.onEvent({ kind: 'connections', list })),
       supervisor.onAudit((entries) => this.sink.push(entries.map(toAuditInput))),
     ];
+    this.lastConfig = JSON.stringify(config);
     this.unwatch = this.watchDb();
     try {
       const addr = await supervisor.start(material, config, {
@@ -186,6 +194,18 @@ export class GatewayHost {
     return { killed: await this.supervisor.kill(selector) };
   }
 
+  /**
+   * Applies saved settings to the running gateway at once (limits, timeouts, upstream); returns
+   * the settings only a restart applies (`listen`). Nothing to do, and nothing needed, when stopped.
+   */
+  reconfigure(saved: GatewayConfig): { restartNeeded: 'listen'[] } {
+    const supervisor = this.supervisor;
+    if (!supervisor || supervisor.state().kind === 'stopped') return { restartNeeded: [] };
+    const config = { ...saved, ...this.override };
+    this.lastConfig = JSON.stringify(config);
+    return supervisor.reconfigure(config);
+  }
+
   /** Sends the revocation set when it changed (our own revoke, or a commit of another process). */
   refreshRevocations(): void {
     if (!this.supervisor) return;
@@ -210,8 +230,13 @@ export class GatewayHost {
         if (v === version) return;
         version = v;
         this.refreshRevocations();
-        const serial = db.read(() => readCurrentServer(db.db).serial);
+        const { serial, config } = db.read(() => ({
+          serial: readCurrentServer(db.db).serial,
+          config: readGatewayConfig(db.db),
+        }));
         if (serial !== this.lastServerSerial) void this.refreshTls().catch(reportStale);
+        // Settings saved by another process (the CLI while `serve` runs) apply here too.
+        if (JSON.stringify({ ...config, ...this.override }) !== this.lastConfig) this.reconfigure(config);
       } catch (e) {
         reportStale(e);
       }

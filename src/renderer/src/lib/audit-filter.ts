@@ -208,6 +208,8 @@ export const KNOWN_AUDIT_TYPES: readonly string[] = [
   'gateway.connection.closed',
   'gateway.request',
   'gateway.request.held',
+  'gateway.request.refused',
+  'gateway.request.dropped',
   'gateway.upstream.error',
 ];
 

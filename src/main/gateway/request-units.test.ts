@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { HeaderPolicy, headerKey } from './request-headers';
+import { RequestLane, type LaneStop } from './request-lane';
+import { upstreamTarget } from './request-target';
+
+const id = { cn: 'alice', serial: '0a1b', issuer: 'CA', hash: 'ab'.repeat(32), notAfter: 0, notBefore: 0 };
+const ctx = { identity: id, remoteAddress: '10.0.0.9', upstreamHost: 'u:1' };
+
+describe('request target (RFC 3986 §5.2.4, issue 8 item 11)', () => {
+  it('normalises harmless dot-segments and keeps the query untouched', () => {
+    expect(upstreamTarget('/api', '/a/./b/../c?x=/../y')).toEqual({ ok: true, path: '/api/a/c?x=/../y' });
+    expect(upstreamTarget('/api', '/a/b/..')).toEqual({ ok: true, path: '/api/a/' });
+    expect(upstreamTarget('', '/a/%2e/b')).toEqual({ ok: true, path: '/a/b' });
+    expect(upstreamTarget('', '/file.tar.gz')).toEqual({ ok: true, path: '/file.tar.gz' });
+    expect(upstreamTarget('', '/ids/a%2Fb')).toEqual({ ok: true, path: '/ids/a%2Fb' });
+  });
+
+  it.each([
+    '/..',
+    '/../x',
+    '/%2e%2e/x',
+    '/.%2E/x',
+    '/a/../../x',
+    '/..%2fx',
+    '/a%2f..%2f..%2fx',
+    '/..\\x',
+    '/%5c..',
+    '/..;jsessionid=1/x',
+    '/%252e%252e/x',
+    'x',
+    '*',
+    'http://h/x',
+    '/a#frag',
+  ])('refuses %s', (t) => {
+    expect(upstreamTarget('/api', t).ok).toBe(false);
+  });
+});
+
+describe('identity headers (issue 8 item 5)', () => {
+  it('compares names case-insensitively with _ and - alike, including configured extras', () => {
+    const p = new HeaderPolicy({ stripHeaders: ['X-Tenant-User', 'X-Internal-*'] });
+    for (const n of [
+      'X_Client_Cert_Serial',
+      'x-client-cert',
+      'CLIENT_CERT',
+      'client-cert-chain',
+      'X-SSL-Client-Fingerprint',
+      'x-forwarded-tls-client-cert-info',
+      'X_Forwarded_For',
+      'forwarded',
+      'x-tenant_user',
+      'X-Internal-Role',
+      'remote_user',
+    ]) {
+      expect(p.isIdentityHeader(n), n).toBe(true);
+    }
+    for (const n of ['authorization', 'x-request-id', 'x-forward', 'client-certainly']) {
+      expect(p.isIdentityHeader(n), n).toBe(false);
+    }
+    expect(headerKey('X_A-b')).toBe('x-a-b');
+  });
+
+  it('sets its own headers after stripping, with optional RFC 9440 Client-Cert and XFCC Cert=', () => {
+    const der = Buffer.from('30820101', 'hex');
+    const off = new HeaderPolicy().upstreamRequestHeaders(
+      { host: 'gw', x_client_cert_serial: 'ff', 'client-cert': ':AA==:', accept: '*/*' },
+      { ...ctx, certDer: () => der },
+      null,
+    );
+    expect(Object.keys(off)).toEqual([
+      'accept',
+      'host',
+      'x-forwarded-host',
+      'x-forwarded-for',
+      'x-forwarded-proto',
+      'x-forwarded-client-cert',
+      'x-client-cert-serial',
+    ]);
+    expect(off['x-client-cert-serial']).toBe('0a1b');
+    const on = new HeaderPolicy({ clientCertHeader: true, xfccCert: true }).upstreamRequestHeaders(
+      { 'client-cert': ':AA==:' },
+      { ...ctx, certDer: () => der },
+      null,
+    );
+    expect(on['client-cert']).toBe(`:${der.toString('base64')}:`);
+    expect(on['x-forwarded-client-cert']).toBe(
+      `Hash=${'ab'.repeat(32)};Cert="${encodeURIComponent(
+        `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`,
+      )}";Subject="CN=alice"`,
+    );
+  });
+});
+
+describe('request lane', () => {
+  it('starts one item at a time and drops what is queued when stopped', () => {
+    const started: number[] = [];
+    const dones: Array<() => void> = [];
+    const dropped: Array<[number, LaneStop]> = [];
+    let idle = 0;
+    const lane = new RequestLane<number>(3, {
+      start: (n, done) => {
+        started.push(n);
+        dones.push(done);
+        return { abort: () => done() };
+      },
+      dropped: (count, why) => dropped.push([count, why]),
+      idle: () => idle++,
+    });
+    lane.push(1);
+    lane.push(2);
+    lane.push(3);
+    expect(started).toEqual([1]);
+    expect(lane.pending).toBe(3);
+    dones[0]?.();
+    expect(started).toEqual([1, 2]);
+    lane.stop('client_closed');
+    expect(dropped).toEqual([[1, 'client_closed']]);
+    expect(started).toEqual([1, 2]);
+    expect(idle).toBe(1);
+    expect(lane.push(4)).toBe(false);
+    expect(dropped).toEqual([
+      [1, 'client_closed'],
+      [1, 'client_closed'],
+    ]);
+  });
+
+  it('closes on overflow and serves synchronous refusals without recursion', () => {
+    let started = 0;
+    const dropped: Array<[number, LaneStop]> = [];
+    const lane = new RequestLane<number>(2, {
+      start: (_n, done) => {
+        started++;
+        if (started > 1) done();
+        return null;
+      },
+      dropped: (count, why) => dropped.push([count, why]),
+      idle: () => undefined,
+    });
+    lane.push(0);
+    lane.push(1);
+    lane.push(2);
+    expect(lane.push(3)).toBe(false);
+    expect(lane.stoppedBy).toBe('overflow');
+    expect(dropped).toEqual([[3, 'overflow']]);
+  });
+});
