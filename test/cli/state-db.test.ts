@@ -242,6 +242,18 @@ describe('refusing instead of starting over', () => {
     expect(corrupt.stderr).toMatch(/corrupt|not a database/);
 
     await fs.writeFile(db, saved, { mode: 0o600 });
+    // A row that does not fit its table is named, not used.
+    const c = await issue(env, 'odd-row');
+    expect((await cli(env, ['revoke', '--serial', c.serial])).code).toBe(0);
+    tamper(env, (d) => d.prepare("UPDATE revocations SET reason = 'because' WHERE serial = ?").run(c.serial));
+    for (const args of [['list'], ['crl', '--refresh']]) {
+      const r = await cli(env, args);
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      expect(r.stderr).toMatch(/table (revocations|certificates) is corrupt \(reason/);
+    }
+    tamper(env, (d) =>
+      d.prepare("UPDATE revocations SET reason = 'unspecified' WHERE serial = ?").run(c.serial),
+    );
     tamper(env, (d) => d.exec('PRAGMA user_version = 99'));
     const newer = await cli(env, ['list']);
     expect(newer.code).toBe(1);

@@ -163,7 +163,64 @@ export function readCert(db: DatabaseSync, serial: string): CertRow | null {
 }
 
 export function readCerts(db: DatabaseSync): CertRow[] {
-  return db.prepare(`${CERT_SELECT} ORDER BY c.issued_at, c.serial`).all().map(toCert);
+  return db
+    .prepare(`${CERT_SELECT} ORDER BY c.issued_at, c.serial`)
+    .all()
+    .map((row) => {
+      const r = row as Record<string, unknown>;
+      const revokedAt = r['revoked_at'] === null ? null : bulkIso('certificates', r, 'revoked_at');
+      return {
+        serial: bulkHex('certificates', r, 'serial'),
+        name: bulkText('certificates', r, 'name'),
+        notBefore: bulkIso('certificates', r, 'not_before'),
+        notAfter: bulkIso('certificates', r, 'not_after'),
+        fingerprintSha256: bulkHex('certificates', r, 'fingerprint_sha256'),
+        issuedAt: bulkIso('certificates', r, 'issued_at'),
+        auditSeq: bulkInt('certificates', r, 'audit_seq'),
+        revocation:
+          revokedAt === null ? null : { revokedAt, reason: bulkReason('certificates', r, 'reason') },
+      };
+    });
+}
+
+/*
+ * Whole-table reads (the CRL's revocations, the client list) check each column with the same rules as
+ * the zod schemas above, by hand: a zod parse costs about 4 µs a row, 0.4 s for 100,000 revocations.
+ */
+const HEX_RE = /^[0-9a-f]+$/;
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const REASONS: ReadonlySet<string> = new Set(REVOCATION_REASONS);
+
+function corruptColumn(table: string, column: string): ConsoleError {
+  return new ConsoleError(
+    'CORRUPT_STATE',
+    `state database table ${table} is corrupt (${column}: invalid value)`,
+  );
+}
+function bulkText(table: string, r: Record<string, unknown>, column: string): string {
+  const v = r[column];
+  if (typeof v !== 'string') throw corruptColumn(table, column);
+  return v;
+}
+function bulkHex(table: string, r: Record<string, unknown>, column: string): string {
+  const v = bulkText(table, r, column);
+  if (!HEX_RE.test(v)) throw corruptColumn(table, column);
+  return v;
+}
+function bulkIso(table: string, r: Record<string, unknown>, column: string): string {
+  const v = bulkText(table, r, column);
+  if (!ISO_RE.test(v) || Number.isNaN(Date.parse(v))) throw corruptColumn(table, column);
+  return v;
+}
+function bulkInt(table: string, r: Record<string, unknown>, column: string): number {
+  const v = r[column];
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw corruptColumn(table, column);
+  return v;
+}
+function bulkReason(table: string, r: Record<string, unknown>, column: string): RevocationReason {
+  const v = bulkText(table, r, column);
+  if (!REASONS.has(v)) throw corruptColumn(table, column);
+  return v as RevocationReason;
 }
 
 export function insertCert(db: DatabaseSync, c: Omit<CertRow, 'revocation'>): void {
@@ -188,17 +245,20 @@ export function insertRevocation(
   );
 }
 
-const revocationRow = z.object({ serial: hex, revoked_at: isoDate, reason: z.enum(REVOCATION_REASONS) });
-
 export function readRevocations(
   db: DatabaseSync,
 ): { serial: string; revokedAt: string; reason: RevocationReason }[] {
+  // In the order they were made (rowid): a CRL's entries need no other order, and no sort is paid.
   return db
-    .prepare('SELECT serial, revoked_at, reason FROM revocations ORDER BY revoked_at, serial')
+    .prepare('SELECT serial, revoked_at, reason FROM revocations ORDER BY rowid')
     .all()
     .map((row) => {
-      const r = parseRow('revocations', revocationRow, row);
-      return { serial: r.serial, revokedAt: r.revoked_at, reason: r.reason };
+      const r = row as Record<string, unknown>;
+      return {
+        serial: bulkHex('revocations', r, 'serial'),
+        revokedAt: bulkIso('revocations', r, 'revoked_at'),
+        reason: bulkReason('revocations', r, 'reason'),
+      };
     });
 }
 
@@ -206,7 +266,7 @@ export function revokedSerials(db: DatabaseSync): string[] {
   return db
     .prepare('SELECT serial FROM revocations')
     .all()
-    .map((row) => parseRow('revocations', z.object({ serial: hex }), row).serial);
+    .map((row) => bulkHex('revocations', row as Record<string, unknown>, 'serial'));
 }
 
 /** A cheap fingerprint of the revocation set, to notice changes made by other processes. */
