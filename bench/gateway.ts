@@ -490,7 +490,7 @@ async function revocationOurs(
           ? `new handshake refused on the first try after revoke returned (${verdict}, answer in ${num(refusedMs, 1)} ms); live connections closed too`
           : `new handshake refused ${num(refusedMs, 1)} ms after revoke returned (${verdict}, ${tries} tries)`,
       details: [
-        `revoke CLI took ${num(t1 - t0, 0)} ms (revocation store written first, then CRL signed at 10,001 entries)`,
+        `revoke CLI took ${num(t1 - t0, 0)} ms (one transaction: the revocation, the CRL signed at 10,001 entries, the audit records)`,
         closedAt(ka.closedAt, t1, end, 'live keep-alive conn (GET every 20 ms)'),
         closedAt(stream.closedAt, t1, end, 'live streaming response'),
       ],
