@@ -4,6 +4,24 @@ import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import { cli, initCa, makeEnv, removeEnv, startServe, type Env } from '../helpers/cli';
 import { KeepAliveClient, startUpstream } from '../helpers/gateway-client';
 
+/** Issues `n` clients named `who-0…` one after another through the CLI; returns their serials. */
+async function issueMany(env: Env, who: string, n: number): Promise<string[]> {
+  const serials: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await cli(env, [
+      'issue-client',
+      '--name',
+      `${who}-${i}`,
+      '--out-dir',
+      path.join(env.tmp, who),
+      '--json',
+    ]);
+    expect(r.stderr).toBe('');
+    serials.push((JSON.parse(r.stdout) as { serial: string }).serial);
+  }
+  return serials;
+}
+
 interface AuditLine {
   type: string;
   serial: string | null;
@@ -18,23 +36,7 @@ describe('two CLI processes on one state dir', () => {
   afterAll(() => removeEnv(env));
 
   it('2 × 50 issuances in parallel lose nothing', async () => {
-    const loop = async (who: string): Promise<string[]> => {
-      const serials: string[] = [];
-      for (let i = 0; i < 50; i++) {
-        const r = await cli(env, [
-          'issue-client',
-          '--name',
-          `${who}-${i}`,
-          '--out-dir',
-          path.join(env.tmp, who),
-          '--json',
-        ]);
-        expect(r.stderr).toBe('');
-        serials.push((JSON.parse(r.stdout) as { serial: string }).serial);
-      }
-      return serials;
-    };
-    const [a, b] = await Promise.all([loop('a'), loop('b')]);
+    const [a, b] = await Promise.all([issueMany(env, 'a', 50), issueMany(env, 'b', 50)]);
     const printed = new Set([...a, ...b]);
     expect(printed.size).toBe(100);
 
@@ -103,19 +105,7 @@ describe('the app, two CLI processes and serve on one state dir', () => {
         return ok;
       };
       const viaCli = async (who: string): Promise<string[]> => {
-        const serials: string[] = [];
-        for (let i = 0; i < 6; i++) {
-          const r = await cli(env, [
-            'issue-client',
-            '--name',
-            `${who}-${i}`,
-            '--out-dir',
-            path.join(env.tmp, who),
-            '--json',
-          ]);
-          expect(r.stderr).toBe('');
-          serials.push((JSON.parse(r.stdout) as { serial: string }).serial);
-        }
+        const serials = await issueMany(env, who, 6);
         expect((await cli(env, ['revoke', '--serial', serials[0] as string])).code).toBe(0);
         return serials;
       };

@@ -39,7 +39,7 @@ describe('serve under a pipelining flood', () => {
   });
 
   function attack(): Promise<void> {
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve) => {
       const s = tls.connect({
         host: '127.0.0.1',
         port,
@@ -54,8 +54,8 @@ describe('serve under a pipelining flood', () => {
         s.write(get('/slow?ms=2000') + get('/big?bytes=2000000').repeat(120));
         setTimeout(() => s.destroy(), 50);
       });
+      // The attacker cuts its own connection, so a reset is part of the attack, not a failure.
       s.once('close', () => resolve());
-      s.once('error', reject);
     });
   }
 
