@@ -1,4 +1,3 @@
-import { createPrivateKey } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,13 +6,13 @@ import type { AuditFilter } from '../src/shared/model';
 import {
   AUDIT_SCHEMA_SQL,
   appendAudit,
-  createAuditSigner,
   exportAudit,
   queryAudit,
   verifyAudit,
   type AuditEntryInput,
 } from '../src/main/audit';
 import { createCa, exportPrivateKeyPkcs8Der, randomSerial } from '../src/main/pki';
+import { caAuditSigner } from '../src/main/service/signer';
 import { fmt, median, timeIt } from './stats';
 
 const TYPES = [
@@ -66,8 +65,8 @@ export async function benchAudit(log: (line: string) => void): Promise<void> {
   const db = new DatabaseSync(path.join(tmp, 'state.db'));
   try {
     db.exec('PRAGMA journal_mode=WAL');
-    // The cn, serial and actor indexes take inserts at ~1,000 hot leaf pages each; SQLite's default 2 MB
-    // page cache thrashes on them (about 4,500 records/s at 1M records). The app's opener should set this.
+    // The cn and serial indexes take inserts at ~1,000 hot leaf pages each; SQLite's default 2 MB
+    // page cache thrashes on them (about 4,500 records/s at 1M records). The app's opener sets it too.
     db.exec(`PRAGMA cache_size=-${Number(process.env['AUDIT_BENCH_CACHE_KB'] ?? 65_536)}`);
     db.exec('PRAGMA wal_autocheckpoint=10000'); // as the app opens it (src/main/db/state-db.ts)
     db.exec(AUDIT_SCHEMA_SQL);
@@ -77,12 +76,7 @@ export async function benchAudit(log: (line: string) => void): Promise<void> {
       now: new Date(),
       serial: randomSerial(),
     });
-    const key = createPrivateKey({
-      key: await exportPrivateKeyPkcs8Der(keys.privateKey),
-      format: 'der',
-      type: 'pkcs8',
-    });
-    const signer = createAuditSigner(key, cert.certPem);
+    const signer = caAuditSigner(await exportPrivateKeyPkcs8Der(keys.privateKey), cert.certPem);
 
     const t0 = Date.now() - n * 10;
     const batch = 2_000;

@@ -1,29 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConsoleError } from '../errors';
+import { fsyncDir, tempNameFor } from '../store';
 
 const IS_WINDOWS = process.platform === 'win32';
-
-function tempBeside(target: string): string {
-  return path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`,
-  );
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  if (IS_WINDOWS) return; // directories cannot be opened for fsync there
-  const fh = await open(dir);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * Streams chunks into a 0600 temp file beside `target` (through `transform`, e.g. gzip), fsyncs it and
@@ -35,7 +18,7 @@ export async function writeFileAtomically(
   source: AsyncIterable<string>,
   opts: { transform?: Transform; overwrite?: boolean } = {},
 ): Promise<void> {
-  const tmp = tempBeside(target);
+  const tmp = tempNameFor(target);
   try {
     if (!opts.overwrite) {
       const exists = await open(target).then(

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConsoleError } from '../errors';
 import { privateKeyPem } from '../pki';
+import { fsyncDir } from '../store';
 import { realPathOfFuture } from './export-path';
 
 /** A client bundle: NAME.crt, NAME.key (0600), ca.crt and, with a password, NAME.p12 (DESIGN.md §1). */
@@ -205,16 +206,6 @@ export async function bundleComplete(files: readonly StagedFile[]): Promise<bool
 
 async function hashOf(file: string): Promise<string | null> {
   return fs.readFile(file).then(sha256, () => null);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const h = await fs.open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
 }
 
 export function curlLine(

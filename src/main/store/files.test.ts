@@ -2,10 +2,9 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { isConsoleError } from '../errors';
 import { startFixture } from './fixture-process';
-import { atomicWriteFile, ensureStateDir, readFileIfExists, readJsonFile } from './index';
+import { atomicWriteFile } from './index';
 
 let tmp: string;
 beforeEach(async () => {
@@ -17,29 +16,13 @@ afterEach(async () => {
 
 const posix = process.platform !== 'win32';
 
-describe('ensureStateDir', () => {
-  it.runIf(posix)('creates the dir 0700 and tightens a looser existing one', async () => {
-    const dir = path.join(tmp, 'a', 'state');
-    await ensureStateDir(dir);
-    expect((await stat(dir)).mode & 0o777).toBe(0o700);
-    await chmod(dir, 0o755);
-    await ensureStateDir(dir);
-    expect((await stat(dir)).mode & 0o777).toBe(0o700);
-  });
-
-  it('refuses a path that is a file', async () => {
-    const f = path.join(tmp, 'file');
-    await writeFile(f, 'x');
-    await expect(ensureStateDir(f)).rejects.toMatchObject({ code: 'IO' });
-  });
-});
-
 describe('atomicWriteFile', () => {
   it.runIf(posix)(
     'writes a 0600 file in a 0700 dir, honours an explicit mode, leaves no temp files',
     async () => {
       const dir = path.join(tmp, 'state');
-      await ensureStateDir(dir);
+      await mkdir(dir, { mode: 0o700 });
+      await chmod(dir, 0o700);
       const f = path.join(dir, 'x.json');
       await atomicWriteFile(f, '{"a":1}');
       await atomicWriteFile(f, new TextEncoder().encode('{"a":2}'));
@@ -84,36 +67,5 @@ describe('atomicWriteFile', () => {
     expect(await writer.exited).toBe(0);
     expect(reads).toBeGreaterThan(10);
     expect(seen.size).toBeGreaterThan(1);
-  });
-});
-
-describe('readFileIfExists / readJsonFile', () => {
-  const schema = z.object({ name: z.string(), n: z.number().int() });
-
-  it('returns null for an absent file and the parsed value for a valid one', async () => {
-    const f = path.join(tmp, 'c.json');
-    expect(await readFileIfExists(f)).toBeNull();
-    expect(await readJsonFile(f, schema)).toBeNull();
-    await writeFile(f, JSON.stringify({ name: 'x', n: 3 }));
-    expect((await readFileIfExists(f))?.toString()).toBe('{"name":"x","n":3}');
-    expect(await readJsonFile(f, schema)).toEqual({ name: 'x', n: 3 });
-  });
-
-  it('names the file and the problem for bad JSON and for a schema mismatch', async () => {
-    const f = path.join(tmp, 'bad.json');
-    await writeFile(f, '{"name": "x", ');
-    await expect(readJsonFile(f, schema)).rejects.toMatchObject({
-      code: 'CORRUPT_STATE',
-      message: expect.stringMatching(new RegExp(`^state file ${f} is corrupt: invalid JSON`)),
-    });
-    await writeFile(f, JSON.stringify({ name: 'x', n: 1.5 }));
-    await expect(readJsonFile(f, schema)).rejects.toMatchObject({
-      code: 'CORRUPT_STATE',
-      message: expect.stringMatching(new RegExp(`^state file ${f} is corrupt: n: `)),
-    });
-  });
-
-  it('reports a read failure other than absence as IO', async () => {
-    await expect(readFileIfExists(tmp)).rejects.toMatchObject({ code: 'IO' });
   });
 });

@@ -1,1 +1,1 @@
-export { atomicWriteFile, ensureStateDir, readFileIfExists, readJsonFile } from './files';
+export { atomicWriteFile, fsyncDir, tempNameFor } from './files';
