@@ -1,4 +1,5 @@
 import { benchAudit } from './audit';
+import { benchAuditPath } from './audit-path';
 import { benchCore } from './core';
 import { benchGateway } from './gateway';
 import { benchRenderer } from './renderer';
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
     gateway: () => benchGateway(log),
     renderer: () => benchRenderer(log),
     audit: () => benchAudit(log),
+    'audit-path': () => benchAuditPath(log),
   };
   for (const [name, run] of Object.entries(sections)) {
     if (only && only !== name) continue;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleService, createVaultResolver } from '../src/main/service';
 import { derivedPaths } from '../src/main/service/paths';
 import { E2E_TARGET, startHarness, type Harness } from './harness';
 import {
@@ -84,9 +85,61 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     await expect.poll(() => page.inputValue(tid('settings-listen'))).toBe(`127.0.0.1:${gatewayPort}`);
     expect(await page.inputValue(tid('settings-upstream'))).toBe(upstream.url);
     await page.fill(tid('settings-max-connections'), '20');
+    await page.fill(tid('settings-max-per-identity'), '6');
+    // A name that is not a header name is refused in words, and nothing is saved.
+    await page.fill(tid('settings-strip-headers'), 'X-Tenant, bad;name');
+    await page.click(tid('settings-save'));
+    await expect
+      .poll(() => page.textContent(tid('settings-form')))
+      .toContain('"bad;name" is not a header name');
+    await page.fill(tid('settings-strip-headers'), 'X-Tenant, X-Internal-*');
+    await page.check(tid('settings-client-cert-header'));
+    await page.check(tid('settings-rewrite-origin'));
     await page.click(tid('settings-save'));
     await page.locator(tid('settings-saved')).waitFor();
+    // What the database holds, read by an independent service on the same state dir.
+    const reader = new ConsoleService({ stateDir: h.stateDir, vaults: createVaultResolver() });
+    const saved = await reader.gatewayConfig().finally(() => reader.close());
+    expect(saved).toMatchObject({
+      maxConnections: 20,
+      maxConnectionsPerIdentity: 6,
+      stripHeaders: ['X-Tenant', 'X-Internal-*'],
+      clientCertHeader: true,
+      xfccCert: false,
+      rewriteOrigin: true,
+    });
+    expect(await page.textContent(tid('settings-mcp'))).toContain('No mtls-console mcp server is running');
     await h.screenshot('settings');
+  });
+
+  it('edits access rules in Settings, tests a request against them, and removes them', async () => {
+    const { page } = h;
+    await goTo(page, 'settings');
+    await expect.poll(() => page.textContent(tid('policy-mode'))).toContain('No rules');
+    // A path prefix without its leading slash is refused in words.
+    await page.fill(tid('policy-group'), 'agents');
+    await page.fill(tid('policy-methods'), 'GET, POST');
+    await page.fill(tid('policy-paths'), 'status');
+    await page.click(tid('policy-add-rule'));
+    await expect.poll(() => page.textContent(tid('policy-error'))).toContain('starts with /');
+    await page.fill(tid('policy-paths'), '/status, /v1/scan');
+    await page.click(tid('policy-add-rule'));
+    await page.locator(tid('policy-rule-r1')).waitFor();
+    expect(await page.textContent(tid('policy-mode'))).toContain('denied with 403');
+
+    await page.fill(tid('policy-test-name'), 'scanner-1');
+    await page.fill(tid('policy-test-groups'), 'agents');
+    await page.fill(tid('policy-test-method'), 'post');
+    await page.fill(tid('policy-test-path'), '/v1/scan/../scan/7');
+    await expect.poll(() => page.textContent(tid('policy-test-result'))).toBe('Allowed by rule r1.');
+    await page.fill(tid('policy-test-groups'), '');
+    await expect
+      .poll(() => page.textContent(tid('policy-test-result')))
+      .toBe('Denied (403): no rule allows POST /v1/scan/7 for scanner-1.');
+    await h.screenshot('settings-access-rules');
+
+    await page.getByRole('button', { name: 'Remove rule r1' }).click();
+    await expect.poll(() => page.textContent(tid('policy-mode'))).toContain('No rules');
   });
 
   it('issues a client and writes a bundle openssl accepts for client auth', async () => {

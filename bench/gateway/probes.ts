@@ -175,3 +175,27 @@ export async function openIdle(port: number, c: ClientCreds, n: number): Promise
   for (const s of socks) s.on('error', () => undefined);
   return socks;
 }
+
+/** What a server negotiates with the load client's settings: protocol, cipher suite, key exchange group. */
+export function tlsInfo(port: number, c: ClientCreds, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error('TLS probe timed out'));
+    }, timeoutMs);
+    const sock = tls.connect(connectOpts(port, c), () => {
+      clearTimeout(timer);
+      const kx = sock.getEphemeralKeyInfo();
+      const group = kx && 'name' in kx && kx.name ? kx.name : '?';
+      const cert = sock.getPeerX509Certificate();
+      const key =
+        cert?.publicKey.asymmetricKeyDetails?.namedCurve ?? cert?.publicKey.asymmetricKeyType ?? '?';
+      resolve(`${sock.getProtocol() ?? '?'} ${sock.getCipher().standardName} ${group}, server key ${key}`);
+      sock.destroy();
+    });
+    sock.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -33,6 +33,21 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** Busy time of one CPU in seconds since boot (user, nice, system, irq, softirq, steal); NaN if unknown. */
+export function coreBusySeconds(cpu: string): number {
+  try {
+    const line = fs
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${cpu} `));
+    if (!line) return NaN;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
 export const cpuOf = (pids: readonly number[]): number => pids.reduce((s, p) => s + cpuSeconds(p), 0);
 
 /** VmRSS in KiB (0 when the process is gone). */
@@ -58,6 +73,60 @@ export function childPids(pid: number): number[] {
   }
   return out;
 }
+
+/** The CPUs a process may run on, as the kernel reports it (`0-1`, `1`); '?' when it is gone. */
+export function cpusAllowed(pid: number): string {
+  try {
+    return /Cpus_allowed_list:\s+(\S+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+/** A process's command line, NUL-separated in /proc ([] when it is gone). */
+export function cmdline(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** Which CPU the load clients and which the servers get, or why they share every CPU. */
+export type CorePlan =
+  | { readonly pinned: true; readonly client: string; readonly server: string }
+  | { readonly pinned: false; readonly reason: string };
+
+/**
+ * Client and servers on separate cores when `taskset` exists and this process may use at least two
+ * CPUs: the first allowed CPU for the load clients, the last for the servers (children inherit it).
+ */
+export function planCores(): CorePlan {
+  if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0)
+    return { pinned: false, reason: 'taskset is not installed' };
+  const nproc = spawnSync('nproc', [], { encoding: 'utf8' });
+  const n = Number(nproc.stdout?.trim());
+  if (nproc.status !== 0 || !(n >= 2))
+    return { pinned: false, reason: `nproc reports ${nproc.stdout?.trim() || '?'} CPU` };
+  const allowed = expandCpuList(cpusAllowed(process.pid));
+  if (allowed.length < 2)
+    return { pinned: false, reason: `this process may only use CPU ${allowed.join(',')}` };
+  return { pinned: true, client: String(allowed[0]), server: String(allowed[allowed.length - 1]) };
+}
+
+function expandCpuList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || !Number.isInteger(a)) continue;
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}
+
+/** Moves every thread of a running process (e.g. this one) onto `cpus`; false when taskset refuses. */
+export const pinProcess = (pid: number, cpus: string): boolean =>
+  spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
 
 export const alive = (pid: number): boolean => fs.existsSync(`/proc/${pid}`);
 
@@ -95,8 +164,10 @@ export class ProcessGroup {
   /** Extra pids to end (children we did not spawn ourselves, e.g. nginx's worker, the gateway child). */
   private readonly extra = new Set<number>();
 
-  spawn(cmd: string, args: readonly string[], opts: { cwd?: string } = {}): Spawned {
-    const child = spawn(cmd, [...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `opts.cpus` runs the command under `taskset -c` (taskset execs it: same pid, inherited by its children). */
+  spawn(cmd: string, args: readonly string[], opts: { cwd?: string; cpus?: string } = {}): Spawned {
+    const argv = opts.cpus === undefined ? [cmd, ...args] : ['taskset', '-c', opts.cpus, cmd, ...args];
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error(`cannot start ${cmd}`);
     const stdout: string[] = [];
     const stderr: string[] = [];

@@ -1,3 +1,4 @@
+import { accessRulesSchema, groupNameSchema } from './policy';
 import { z } from 'zod';
 import type {
   AuditPage,
@@ -5,7 +6,7 @@ import type {
   AuditVerifyResult,
   ClientRecord,
   ConnectionInfo,
-  GatewayConfig,
+  GatewayConfigured,
   IssueResult,
   RevokeResult,
   StatusInfo,
@@ -16,6 +17,8 @@ import {
   durationSchema,
   hostsSchema,
   listenAddressSchema,
+  parseDuration,
+  DAY_MS,
   revocationReasonSchema,
   serialSchema,
   upstreamUrlSchema,
@@ -31,6 +34,15 @@ export { CHANNEL_PREFIX, EVENT_PREFIX } from './channels';
 
 const empty = z.object({}).strict();
 
+/** An HTTP field name (RFC 9110 token), optionally ending in `*` for a whole prefix. */
+export const stripHeaderNameSchema = z
+  .string()
+  .trim()
+  .regex(
+    /^[A-Za-z0-9!#$%&'+.^_`|~-]{1,100}\*?$/,
+    'a header name (letters, digits, - and _), optionally ending in *',
+  );
+
 export const gatewaySettingsSchema = z
   .object({
     listen: listenAddressSchema,
@@ -41,6 +53,11 @@ export const gatewaySettingsSchema = z
     // Optional so a form that predates the field still saves; stored settings fall back to the default.
     maxConnectionsPerIdentity: z.number().int().min(1).max(10_000).optional(),
     allowRemoteUpstream: z.boolean(),
+    stripHeaders: z.array(stripHeaderNameSchema).max(64).optional(),
+    clientCertHeader: z.boolean().optional(),
+    xfccCert: z.boolean().optional(),
+    accessRules: accessRulesSchema.optional(),
+    rewriteOrigin: z.boolean().optional(),
   })
   .strict();
 
@@ -61,6 +78,24 @@ export const caInitInputSchema = z
     path: ['passphrase'],
   });
 
+/** The default maximum total lifetime of a renewal chain: the seed's 90-day client rotation. */
+export const DEFAULT_RENEW_MAX_MS = 90 * DAY_MS;
+/** A renewal chain never needs to outlive the CA (10 years); the CA's expiry clamps it anyway. */
+export const MAX_RENEW_MAX_MS = 3650 * DAY_MS;
+
+/** `--renew-max`: how long a renewal chain may run from its first issuance, e.g. 90d or 1h. */
+export const renewMaxSchema = z
+  .string()
+  .transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration "${s}" (use e.g. 90d, 30d, 12h)` });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .refine((ms) => ms <= MAX_RENEW_MAX_MS, 'the maximum renewal lifetime is at most 3650 days');
+
 export const issueInputSchema = z
   .object({
     name: clientNameSchema,
@@ -70,7 +105,19 @@ export const issueInputSchema = z
     /** A folder the operator picked in the native dialog (main refuses any other). */
     outDir: z.string().min(1).max(4096),
     force: z.boolean().optional(),
+    /** OUs: the groups access rules match. */
+    groups: z.array(groupNameSchema).max(8).optional(),
+    /** Whether its holder may renew it over the gateway (default true). */
+    renewable: z.boolean().optional(),
+    /** Maximum total lifetime of its renewal chain (default 90d); not with `renewable: false`. */
+    renewMax: renewMaxSchema.optional(),
+    /** A new certificate (new key) for a name that exists; its files replace that name's bundle. */
+    reissue: z.boolean().optional(),
+    /** With `reissue`: revoke the name's earlier valid certificates (reason superseded). */
+    revokePrevious: z.boolean().optional(),
   })
+  // No refinements here (other front doors pick fields from it); main refuses the combinations that
+  // make no sense (renewMax without renewing, revokePrevious without reissue).
   .strict();
 
 export const revokeInputSchema = z.object({ serial: serialSchema, reason: revocationReasonSchema }).strict();
@@ -149,7 +196,7 @@ export const calls = {
   },
   'gateway.start': { input: empty, result: null as unknown as StatusInfo },
   'gateway.stop': { input: empty, result: null as unknown as StatusInfo },
-  'gateway.configure': { input: gatewaySettingsSchema, result: null as unknown as GatewayConfig },
+  'gateway.configure': { input: gatewaySettingsSchema, result: null as unknown as GatewayConfigured },
   'connections.list': { input: empty, result: null as unknown as ConnectionInfo[] },
   'connections.kill': { input: killInputSchema, result: null as unknown as { killed: number } },
 } as const;

@@ -9,7 +9,8 @@ export const ERROR_CODES = [
   'CA_EXPIRED', // the CA certificate is past its notAfter and can sign nothing
   'GATEWAY', // the gateway could not start or answer
   'IO', // the filesystem refused
-  'FORBIDDEN', // IPC sender or channel not allowed
+  'FORBIDDEN', // IPC sender or channel not allowed; a renewal the policy refuses
+  'RATE_LIMITED', // asked again too soon (a renewal within a minute of the last): retry later, HTTP 429
   'INTERNAL',
 ] as const;
 

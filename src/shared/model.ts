@@ -1,4 +1,6 @@
+import type { AccessRule } from './policy';
 import type { Algorithm, RevocationReason } from './validation';
+import type { RenewalState } from './renewal';
 
 /** Data shapes that cross from main to the renderer and the CLI's --json output. Dates are ISO strings. */
 
@@ -10,6 +12,8 @@ export interface CaInfo {
   readonly notAfter: string;
   readonly daysLeft: number;
   readonly fingerprintSha256: string;
+  /** The lifetime rule (src/shared/renewal.ts) at the time of the status. */
+  readonly renewal: RenewalState;
 }
 
 export interface ServerCertInfo {
@@ -20,9 +24,29 @@ export interface ServerCertInfo {
   readonly notAfter: string;
   readonly daysLeft: number;
   readonly fingerprintSha256: string;
+  /** The lifetime rule (src/shared/renewal.ts) at the time of the status. */
+  readonly renewal: RenewalState;
+  /** When 2/3 of its lifetime has passed: a running `serve` or app renews it then. */
+  readonly renewalDueAt: string;
 }
 
-export type ClientStatus = 'active' | 'expired' | 'revoked';
+/** Why the last automatic renewal of the server certificate failed; it is retried with backoff. */
+export interface ServerRenewalFailure {
+  /** A ConsoleError code (VAULT_LOCKED, CA_EXPIRED, IO, …). */
+  readonly code: string;
+  readonly message: string;
+  /** The server certificate it tried to replace. */
+  readonly serial: string;
+  readonly firstFailedAt: string;
+  readonly lastFailedAt: string;
+  /** Attempts that failed in a row, by any process on the state dir. */
+  readonly attempts: number;
+  /** When the process that failed tries again (a process that starts tries at once). */
+  readonly nextAttemptAt: string;
+}
+
+/** `superseded`: renewed or re-issued; still valid until it expires, but no longer renewed (issue 9). */
+export type ClientStatus = 'active' | 'superseded' | 'expired' | 'revoked';
 
 export interface ClientRecord {
   readonly serial: string;
@@ -31,12 +55,25 @@ export interface ClientRecord {
   readonly notAfter: string;
   readonly fingerprintSha256: string;
   readonly status: ClientStatus;
+  /** The lifetime rule (src/shared/renewal.ts) at the time of the listing; null once revoked or superseded. */
+  readonly renewal: RenewalState | null;
   readonly revokedAt?: string;
   readonly reason?: RevocationReason;
+  /** The certificate that renewed or re-issued this one. */
+  readonly supersededBy?: string;
+  /** The certificate this one renewed or re-issued. */
+  readonly supersedes?: string;
+  /** Its groups (OUs), when known (certificates issued before the renewal schema keep them in the audit log). */
+  readonly groups?: readonly string[];
+  /** Whether its holder may renew it over the gateway, and until when the renewal chain may run. */
+  readonly renewable?: boolean;
+  readonly renewUntil?: string;
 }
 
 export interface ClientCounts {
   readonly active: number;
+  /** Renewed or re-issued, still valid until they expire. */
+  readonly superseded: number;
   readonly expired: number;
   readonly revoked: number;
   readonly total: number;
@@ -52,7 +89,26 @@ export interface GatewayConfig {
   readonly maxConnectionsPerIdentity: number;
   /** The operator's explicit choice to proxy to a non-loopback upstream (DESIGN.md §8). */
   readonly allowRemoteUpstream: boolean;
+  /**
+   * Request headers to strip besides the built-in identity list (DESIGN.md §8); compared
+   * case-insensitively with `_` and `-` alike; a trailing `*` strips every name with that prefix.
+   */
+  readonly stripHeaders: string[];
+  /** Also send the client's certificate as RFC 9440 `Client-Cert` (base64 DER). */
+  readonly clientCertHeader: boolean;
+  /** Also put the client's certificate into `X-Forwarded-Client-Cert` as `Cert=` (URL-encoded PEM, as Envoy). */
+  readonly xfccCert: boolean;
+  /** Who may call which methods and paths (src/shared/policy.ts); none: every verified client, anything. */
+  readonly accessRules: AccessRule[];
+  /**
+   * Rewrite a browser's `Origin` to the upstream's own origin when it is the gateway's public origin,
+   * for upstreams whose CSRF guard wants a localhost Origin (issue 11 §3). Off: Origin as sent.
+   */
+  readonly rewriteOrigin: boolean;
 }
+
+/** Saved gateway settings, and those that wait for a restart of the running gateway. */
+export type GatewayConfigured = GatewayConfig & { readonly restartNeeded: readonly 'listen'[] };
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   listen: '127.0.0.1:19821',
@@ -62,6 +118,11 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   idleTimeoutMs: 300_000,
   maxConnectionsPerIdentity: 10,
   allowRemoteUpstream: false,
+  stripHeaders: [],
+  clientCertHeader: false,
+  xfccCert: false,
+  accessRules: [],
+  rewriteOrigin: false,
 };
 
 export type GatewayState =
@@ -83,6 +144,11 @@ export interface StatusInfo {
   readonly stateDir: string;
   readonly ca: CaInfo | null;
   readonly server: ServerCertInfo | null;
+  /**
+   * The automatic renewal of the server certificate has failed and is being retried (issue 9):
+   * the app shows a banner, `status` says so. Null while renewals succeed or are not due.
+   */
+  readonly serverRenewalFailure: ServerRenewalFailure | null;
   readonly clients: ClientCounts;
   /** The published CRL: verifiers such as nginx refuse every client once it is past nextUpdate. */
   readonly crl: { readonly crlNumber: string; readonly nextUpdate: string; readonly daysLeft: number } | null;
@@ -104,6 +170,25 @@ export interface StatusInfo {
     readonly failOpen: boolean;
     readonly message?: string;
   };
+  /** The MCP servers running on this state dir now (any process), with what each may do. */
+  readonly mcpServers?: readonly McpServerInfo[];
+}
+
+/** What `mtls-console mcp --allow …` may grant beyond its read-only tools (issue 11). */
+export const MCP_PERMISSIONS = ['issue', 'revoke', 'renew'] as const;
+export type McpPermission = (typeof MCP_PERMISSIONS)[number];
+
+/** A running `mtls-console mcp` server, as it records itself in the state database while it runs. */
+export interface McpServerInfo {
+  readonly pid: number;
+  readonly hostname: string;
+  /** The MCP client's own name (its `initialize` clientInfo); its calls are audited as `mcp:<client>`. */
+  readonly client: string;
+  /** Empty: read-only (status, list_clients, audit). */
+  readonly allow: readonly McpPermission[];
+  /** Where issued bundles are written; null when nothing may be issued. */
+  readonly bundleDir: string | null;
+  readonly since: string;
 }
 
 export interface IssueResult {
@@ -120,6 +205,8 @@ export interface IssueResult {
     readonly p12?: string;
   };
   readonly curl: string;
+  /** A re-issue: the name's earlier valid certificates it superseded, and whether they were revoked. */
+  readonly replaced?: readonly { readonly serial: string; readonly revoked: boolean }[];
 }
 
 export interface RevokeResult {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, initCa, issue, makeEnv, openssl, removeEnv, snapshot, type Env } from '../helpers/cli';
+import { SCHEMA_VERSION } from '../../src/main/db';
 
 const dbFile = (env: Env) => path.join(env.stateDir, 'state.db');
 
@@ -258,7 +259,7 @@ describe('refusing instead of starting over', () => {
     const newer = await cli(env, ['list']);
     expect(newer.code).toBe(1);
     expect(newer.stderr).toMatch(/schema version 99, newer than this mtls-console/);
-    tamper(env, (d) => d.exec('PRAGMA user_version = 1'));
+    tamper(env, (d) => d.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`));
     expect((await cli(env, ['list'])).code).toBe(0);
   });
 

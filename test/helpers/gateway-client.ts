@@ -34,11 +34,13 @@ export class KeepAliveClient {
     });
   }
 
-  /** Sends GET path and resolves with the status code of a Content-Length response. */
-  get(path: string): Promise<number> {
+  /** Sends GET path (with extra raw header lines) and resolves with the status of a Content-Length response. */
+  get(path: string, headers = ''): Promise<number> {
     return new Promise((resolve) => {
       this.waiting = (text) => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0));
-      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n`);
+      this.socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n${headers}\r\n`,
+      );
     });
   }
 

@@ -1,4 +1,4 @@
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { AuditRecord } from '../../shared/model';
 import { ConsoleError } from '../errors';
 import { checkpointEntry, DEFAULT_MAX_SEGMENT } from './checkpoint';
@@ -6,6 +6,7 @@ import {
   CHECKPOINT_TYPE,
   prepareEntry,
   recordLine,
+  recordOf,
   REFUSED_TYPE,
   rowToRecord,
   sha256hex,
@@ -25,11 +26,23 @@ export interface AppendOptions {
   readonly maxSegment?: number;
 }
 
-function insert(db: DatabaseSync, head: Head, e: PreparedEntry): AuditRow {
-  const r = { seq: head.seq + 1, ...e, prev: head.hash };
-  const full: AuditRow = { ...r, hash: sha256hex(recordLine(r)) };
+function insert(insertRow: StatementSync, head: Head, e: PreparedEntry): AuditRow {
+  const full: AuditRow = {
+    seq: head.seq + 1,
+    time: e.time,
+    type: e.type,
+    actor_kind: e.actor_kind,
+    actor: e.actor,
+    actor_serial: e.actor_serial,
+    cn: e.cn,
+    serial: e.serial,
+    details: e.details,
+    prev: head.hash,
+    hash: '',
+  };
+  full.hash = sha256hex(recordLine(full));
   try {
-    stmt(db, SQL.insert).run(
+    insertRow.run(
       full.seq,
       full.time,
       full.type,
@@ -68,19 +81,44 @@ export function appendAudit(
 ): AuditRecord[] {
   const now = opts.now ?? new Date();
   const prepared = entries.map((e) => prepareEntry(e, now));
+  return appendPrepared(db, prepared, { ...opts, now });
+}
+
+/**
+ * appendAudit for entries already reduced to column values: by prepareEntry, or by a caller that
+ * checked them itself on a hot path (the gateway's records, see gateway/protocol.ts). Same rules.
+ */
+export function appendPrepared(
+  db: DatabaseSync,
+  prepared: readonly PreparedEntry[],
+  opts: AppendOptions = {},
+): AuditRecord[] {
+  const now = opts.now ?? new Date();
+  for (const e of prepared) {
+    // Only appendAudit itself writes checkpoints; a caller's record must never look like one.
+    if (e.type.startsWith(CHECKPOINT_TYPE)) {
+      throw new ConsoleError(
+        'INVALID_INPUT',
+        `audit entry: type ${e.type} is reserved for signed checkpoints`,
+      );
+    }
+  }
+  const insertRow = stmt(db, SQL.insert);
   let head = readHead(db);
   const before = head;
-  const out: AuditRecord[] = [];
+  const out: AuditRecord[] = new Array<AuditRecord>(prepared.length);
   const perType = new Map<string, number>();
-  const add = (e: PreparedEntry): void => {
-    const r = insert(db, head, e);
+  const add = (e: PreparedEntry): AuditRecord => {
+    const r = insert(insertRow, head, e);
     head = { seq: r.seq, hash: r.hash };
-    out.push(rowToRecord(r));
     perType.set(r.type, (perType.get(r.type) ?? 0) + 1);
+    return recordOf(r, e.parsed);
   };
-  for (const e of prepared) add(e);
+  for (let i = 0; i < prepared.length; i++) out[i] = add(prepared[i] as PreparedEntry);
   if (opts.signer && head.seq > 0) {
-    add(checkpointEntry(db, opts.signer, head, before, now, opts.maxSegment ?? DEFAULT_MAX_SEGMENT));
+    out.push(
+      add(checkpointEntry(db, opts.signer, head, before, now, opts.maxSegment ?? DEFAULT_MAX_SEGMENT)),
+    );
   }
   if (out.length > 0) writeHead(db, head);
   for (const [type, n] of perType) stmt(db, SQL.countType).run(type, n);

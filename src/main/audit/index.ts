@@ -1,9 +1,17 @@
 /** The audit log (DESIGN.md §9): a hash chain in the state database, signed checkpoints, archives. */
 export { AUDIT_SCHEMA_SQL } from './schema';
-export { ARCHIVED_TYPE, CHECKPOINT_TYPE, REFUSED_TYPE, type AuditEntryInput } from './record';
+export {
+  ARCHIVED_TYPE,
+  CHECKPOINT_TYPE,
+  REFUSED_TYPE,
+  prepareEntry,
+  type AuditEntryInput,
+  type PreparedEntry,
+} from './record';
 export { createAuditSigner, type AuditSigner } from './signing';
 export {
   appendAudit,
+  appendPrepared,
   auditRecordAt,
   auditRecordsAfter,
   checkpointDue,

@@ -37,7 +37,10 @@ export const ROW_COLUMNS =
   'seq, time, type, actor_kind, actor, actor_serial, cn, serial, details, prev, hash';
 
 /** An entry checked and reduced to column values; `details` is the exact JSON text that gets hashed. */
-export type PreparedEntry = Omit<AuditRow, 'seq' | 'prev' | 'hash'>;
+export type PreparedEntry = Omit<AuditRow, 'seq' | 'prev' | 'hash'> & {
+  /** JSON.parse(details), when the caller already holds it: the appended record is built without a parse. */
+  readonly parsed?: Record<string, unknown>;
+};
 
 export function sha256hex(text: string): string {
   return hash('sha256', text, 'hex'); // one-shot: no Hash object per record
@@ -153,6 +156,11 @@ function parseDetails(text: string): Record<string, unknown> {
 }
 
 export function rowToRecord(row: AuditRow): AuditRecord {
+  return recordOf(row, undefined);
+}
+
+/** `parsed`, when given, must equal JSON.parse(row.details) (see PreparedEntry). */
+export function recordOf(row: AuditRow, parsed: Record<string, unknown> | undefined): AuditRecord {
   return {
     seq: row.seq,
     time: row.time,
@@ -160,7 +168,7 @@ export function rowToRecord(row: AuditRow): AuditRecord {
     actor: actorOf(row),
     cn: row.cn,
     serial: row.serial,
-    details: parseDetails(row.details),
+    details: parsed ?? parseDetails(row.details),
     prev: row.prev,
     hash: row.hash,
   };

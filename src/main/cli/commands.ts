@@ -1,11 +1,13 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConsoleError } from '../errors';
-import { pemToDer } from '../pki';
+import { CsrError, MAX_BACKUP_BYTES, MAX_CSR_BYTES, parseCsr, pemToDer, type CheckedCsr } from '../pki';
 import type { ConsoleService } from '../service';
 import type { CommandSpec } from './usage';
 import { usageError } from './usage';
 import { readSecretFile } from './passphrase';
+import { backupPassphrase, confirmOnTerminal, hasTerminal } from './confirm';
 import { formatList, formatStatus, formatAudit } from './format';
 import {
   algorithmSchema,
@@ -15,9 +17,24 @@ import {
   revocationReasonSchema,
   serialSchema,
   formatDuration,
+  isLoopbackHost,
+  parseHostPort,
 } from '../../shared/validation';
-import { runServe, serveCommandOptions } from './serve';
-import { auditFilterSchema } from '../../shared/contract';
+import { distributionChange, distributionOptions, runServe, serveCommandOptions } from './serve';
+import { DEFAULT_DISTRIBUTION_LISTEN } from '../service/state';
+import { mcpCommandOptions, runMcp } from '../mcp/command';
+import { renewCommandOptions, runRenew } from './renew';
+import { auditFilterSchema, renewMaxSchema } from '../../shared/contract';
+import {
+  accessRuleSchema,
+  decide,
+  describeRule,
+  groupNameSchema,
+  policyMethodSchema,
+  ruleIdSchema,
+} from '../../shared/policy';
+import { upstreamTarget } from '../../shared/request-target';
+import { upstreamCredentialInputSchema, upstreamCredentialNameSchema } from '../../shared/credentials';
 
 const isoDateSchema = z.iso
   .datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2026-01-31T00:00:00Z' })
@@ -50,6 +67,14 @@ export function parseFlag<T extends z.ZodType>(flag: string, schema: T, value: u
   return result.data;
 }
 
+/** `a, b,c` → ['a', 'b', 'c']: the flags that take lists. */
+function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
 function str(values: Values, name: string): string | undefined {
   const v = values[name];
   return typeof v === 'string' ? v : undefined;
@@ -71,6 +96,76 @@ function positiveInt(flag: string, text: string | undefined, max: number): numbe
 
 const json = { type: 'boolean', description: 'print JSON' } as const;
 
+/** Reads a small input file whole, refusing what is not a regular file or is larger than `max`. */
+async function readInputFile(flag: string, file: string, max: number): Promise<Buffer> {
+  const st = await fs.stat(file).catch((e: NodeJS.ErrnoException) => {
+    throw usageError(`--${flag}: cannot read ${file}: ${e.code ?? e.message}`);
+  });
+  if (!st.isFile()) throw usageError(`--${flag}: ${file} is not a file`);
+  if (st.size > max) throw usageError(`--${flag}: ${file} is larger than ${max} bytes`);
+  return fs.readFile(file);
+}
+
+/** A CSR checked before anything else runs: a bad one is refused with one line, nothing touched. */
+async function readCsr(file: string): Promise<CheckedCsr> {
+  const data = await readInputFile('csr', file, MAX_CSR_BYTES);
+  try {
+    return parseCsr(data);
+  } catch (e) {
+    if (e instanceof CsrError) throw usageError(`--csr ${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+function issuedText(
+  result: { name: string; serial: string; notBefore: string; notAfter: string; curl: string },
+  files: readonly string[],
+  durationMs: number,
+  from = '',
+): string {
+  const validMs = Date.parse(result.notAfter) - Date.parse(result.notBefore);
+  // The CA never signs past its own expiry: say when the certificate really ends.
+  const clamped = validMs < durationMs - 60_000;
+  return [
+    clamped
+      ? `issued ${result.name} (serial ${result.serial})${from}, valid until ${result.notAfter}: clamped to the CA's expiry (${formatDuration(durationMs)} was asked)`
+      : `issued ${result.name} (serial ${result.serial})${from}, valid for ${formatDuration(durationMs)} until ${result.notAfter}`,
+    ...files.map((f) => `  wrote ${f}`),
+    `try: ${result.curl}`,
+  ].join('\n');
+}
+
+/** Renewal policy and re-issue flags of issue-client (issue 9); contradictions are usage errors. */
+function issuePolicyFlags(values: Values): {
+  renewable?: boolean;
+  renewMaxMs?: number;
+  reissue?: boolean;
+  revokePrevious?: boolean;
+} {
+  const renewMax = str(values, 'renew-max');
+  if (values['not-renewable'] && renewMax !== undefined) {
+    throw usageError('--renew-max: a certificate that is not renewable has no maximum renewal lifetime');
+  }
+  if (values['revoke-previous'] && !values.reissue) throw usageError('--revoke-previous goes with --reissue');
+  return {
+    ...(values['not-renewable'] ? { renewable: false } : {}),
+    ...(renewMax !== undefined ? { renewMaxMs: parseFlag('renew-max', renewMaxSchema, renewMax) } : {}),
+    ...(values.reissue ? { reissue: true } : {}),
+    ...(values['revoke-previous'] ? { revokePrevious: true } : {}),
+  };
+}
+
+function replacedText(replaced: readonly { serial: string; revoked: boolean }[]): string {
+  if (replaced.length === 0) return 'no earlier certificate of this name was still valid';
+  return replaced
+    .map((r) =>
+      r.revoked
+        ? `revoked ${r.serial} (superseded); CRL published`
+        : `${r.serial} is superseded: still valid until it expires, no longer renewed`,
+    )
+    .join('\n');
+}
+
 export const COMMANDS: readonly Command[] = [
   {
     name: 'init',
@@ -91,14 +186,7 @@ export const COMMANDS: readonly Command[] = [
       json,
     },
     async run({ values, service, out }) {
-      const hosts = parseFlag(
-        'hosts',
-        hostsSchema,
-        requireStr(values, 'hosts')
-          .split(',')
-          .map((h) => h.trim())
-          .filter((h) => h !== ''),
-      );
+      const hosts = parseFlag('hosts', hostsSchema, commaList(requireStr(values, 'hosts')));
       const algorithm = parseFlag('algorithm', algorithmSchema, str(values, 'algorithm') ?? 'ecdsa-p256');
       const caName = str(values, 'ca-name') ?? 'mtls-console CA';
       if (caName.trim() === '' || caName.length > 64) throw usageError('--ca-name: 1 to 64 characters');
@@ -133,14 +221,73 @@ export const COMMANDS: readonly Command[] = [
         value: 'FILE',
         description: 'also write NAME.p12 with this password',
       },
+      csr: {
+        type: 'string',
+        value: 'FILE',
+        description: 'sign this PKCS#10 CSR (PEM or DER) instead of making a key; the bundle has no key',
+      },
+      group: {
+        type: 'string',
+        value: 'GROUP',
+        multiple: true,
+        description: 'a group (OU) access rules can match; may be given more than once',
+      },
+      'not-renewable': {
+        type: 'boolean',
+        description: 'its holder may not renew it over the gateway (mtls-console renew)',
+      },
+      'renew-max': {
+        type: 'string',
+        value: 'D',
+        description: 'renewals may extend it up to D from now, e.g. 30d, 180d (default 90d)',
+      },
+      reissue: {
+        type: 'boolean',
+        description:
+          "a new certificate and key for a name that exists: replaces that name's bundle files; the earlier certificates show as superseded",
+      },
+      'revoke-previous': {
+        type: 'boolean',
+        description: "with --reissue: revoke the name's earlier valid certificates (reason superseded)",
+      },
       force: { type: 'boolean', description: 'overwrite existing bundle files' },
       json,
     },
     async run({ values, service, out }) {
       const name = parseFlag('name', clientNameSchema, requireStr(values, 'name'));
+      const groups = (Array.isArray(values.group) ? values.group : []).map((g) =>
+        parseFlag('group', groupNameSchema, g),
+      );
       const durationMs = parseFlag('duration', durationSchema, str(values, 'duration') ?? '24h');
       const outDir = path.resolve(str(values, 'out-dir') ?? 'mtls-client-certs');
+      const policy = issuePolicyFlags(values);
       const p12File = str(values, 'p12-password-file');
+      const csrFile = str(values, 'csr');
+      if (csrFile !== undefined) {
+        if (p12File !== undefined) {
+          throw usageError(
+            '--csr: no .p12 can be made, the private key stays with the CSR (drop --p12-password-file)',
+          );
+        }
+        const csr = await readCsr(csrFile);
+        const result = await service.issueClientFromCsr({
+          name,
+          durationMs,
+          outDir,
+          csr,
+          force: values.force === true,
+          ...(groups.length > 0 ? { groups } : {}),
+          ...policy,
+        });
+        if (values.json) {
+          const { curl: _curl, ...rest } = result;
+          out(JSON.stringify({ ...rest, keyType: csr.keyType }, null, 2));
+          return;
+        }
+        out(issuedText(result, Object.values(result.files), durationMs, ` for the CSR's ${csr.keyType} key`));
+        if (result.replaced) out(replacedText(result.replaced));
+        return;
+      }
       const p12Password =
         p12File === undefined ? undefined : await readSecretFile(p12File, 'p12 password file');
       const result = await service.issueClient({
@@ -149,24 +296,16 @@ export const COMMANDS: readonly Command[] = [
         outDir,
         ...(p12Password !== undefined ? { p12Password } : {}),
         force: values.force === true,
+        ...(groups.length > 0 ? { groups } : {}),
+        ...policy,
       });
       if (values.json) {
         const { curl: _curl, ...rest } = result;
         out(JSON.stringify(rest, null, 2));
         return;
       }
-      const validMs = Date.parse(result.notAfter) - Date.parse(result.notBefore);
-      // The CA never signs past its own expiry: say when the certificate really ends.
-      const clamped = validMs < durationMs - 60_000;
-      out(
-        [
-          clamped
-            ? `issued ${result.name} (serial ${result.serial}), valid until ${result.notAfter}: clamped to the CA's expiry (${formatDuration(durationMs)} was asked)`
-            : `issued ${result.name} (serial ${result.serial}), valid for ${formatDuration(durationMs)} until ${result.notAfter}`,
-          ...Object.values(result.files).map((f) => `  wrote ${f}`),
-          `try: ${result.curl}`,
-        ].join('\n'),
-      );
+      out(issuedText(result, Object.values(result.files), durationMs));
+      if (result.replaced) out(replacedText(result.replaced));
     },
   },
   {
@@ -181,6 +320,13 @@ export const COMMANDS: readonly Command[] = [
         notBefore: c.notBefore,
         notAfter: c.notAfter,
         status: c.status,
+        renewal: c.renewal,
+        ...(c.revokedAt !== undefined ? { revokedAt: c.revokedAt, reason: c.reason } : {}),
+        ...(c.supersededBy !== undefined ? { supersededBy: c.supersededBy } : {}),
+        ...(c.supersedes !== undefined ? { supersedes: c.supersedes } : {}),
+        ...(c.groups !== undefined ? { groups: c.groups } : {}),
+        renewable: c.renewable,
+        ...(c.renewUntil !== undefined ? { renewUntil: c.renewUntil } : {}),
       }));
       out(values.json ? JSON.stringify(rows, null, 2) : formatList(clients));
     },
@@ -260,6 +406,139 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'export',
+    summary: 'write the CA certificate, CA chain, CRL or (confirmed) the server certificate and key',
+    options: {
+      'out-dir': {
+        type: 'string',
+        value: 'DIR',
+        description: 'folder to write to, outside the state dir (required)',
+      },
+      ca: { type: 'boolean', description: 'ca.crt: the CA certificate' },
+      chain: { type: 'boolean', description: 'ca-chain.crt: every CA certificate the gateway trusts' },
+      crl: { type: 'boolean', description: 'crl.pem: the current signed CRL' },
+      der: { type: 'boolean', description: 'with --crl: crl.der (DER) instead of PEM' },
+      server: {
+        type: 'boolean',
+        description: 'server.crt and server.key (0600, unencrypted) for a proxy such as nginx; audited',
+      },
+      'yes-export-server-key': {
+        type: 'boolean',
+        description: 'confirm --server without a prompt (needed when there is no terminal)',
+      },
+      json,
+    },
+    async run({ values, service, out, err }) {
+      const outDir = path.resolve(requireStr(values, 'out-dir'));
+      if (values.der && !values.crl) throw usageError('--der goes with --crl');
+      if (!values.ca && !values.chain && !values.crl && !values.server) {
+        throw usageError('nothing to export: choose --ca, --chain, --crl or --server');
+      }
+      let confirmed: 'flag' | 'prompt' | undefined;
+      if (values.server) {
+        if (values['yes-export-server-key']) confirmed = 'flag';
+        else if (hasTerminal()) {
+          const yes = await confirmOnTerminal(
+            `This writes the gateway's private key, unencrypted, to ${path.join(outDir, 'server.key')}.`,
+          );
+          if (!yes)
+            throw new ConsoleError(
+              'INVALID_INPUT',
+              'export of the server key not confirmed; nothing written',
+            );
+          confirmed = 'prompt';
+        } else {
+          throw usageError('--server writes the private key: confirm with --yes-export-server-key');
+        }
+      }
+      const result = await service.exportMaterial({
+        outDir,
+        ...(values.ca ? { ca: true } : {}),
+        ...(values.chain ? { chain: true } : {}),
+        ...(values.crl ? { crl: values.der ? ('der' as const) : ('pem' as const) } : {}),
+        ...(values.server ? { server: true } : {}),
+        ...(confirmed ? { serverKeyConfirmed: confirmed } : {}),
+      });
+      if (values.json) {
+        out(JSON.stringify(result, null, 2));
+        return;
+      }
+      out(result.files.map((f) => `wrote ${f.path} (${f.mode})`).join('\n'));
+      if (values.server) err('the server key export was recorded in the audit log; keep that folder private');
+    },
+  },
+  {
+    name: 'backup-ca',
+    summary: 'back up the CA key (encrypted PKCS#8) and certificate under a passphrase of its own',
+    options: {
+      out: {
+        type: 'string',
+        value: 'FILE',
+        description: 'the backup file to create (required; never overwritten)',
+      },
+      'backup-passphrase-file': {
+        type: 'string',
+        value: 'FILE',
+        description: 'file (0600) holding the backup passphrase, at least 12 characters (else a prompt)',
+      },
+      json,
+    },
+    async run({ values, service, out }) {
+      const outFile = path.resolve(requireStr(values, 'out'));
+      const file = str(values, 'backup-passphrase-file');
+      const passphrase = await backupPassphrase({ ...(file !== undefined ? { file } : {}), confirm: true });
+      const result = await service.backupCa({ outFile, passphrase });
+      out(
+        values.json
+          ? JSON.stringify(result, null, 2)
+          : `wrote the CA backup ${result.file} (CA serial ${result.caSerial}); keep it and its passphrase apart`,
+      );
+    },
+  },
+  {
+    name: 'restore-ca',
+    summary: 'create a new state dir around a CA from a backup (new database, new server certificate)',
+    options: {
+      in: { type: 'string', value: 'FILE', description: 'the backup file written by backup-ca (required)' },
+      hosts: { type: 'string', value: 'H1,H2', description: 'server DNS names and IP addresses (required)' },
+      'server-days': {
+        type: 'string',
+        value: 'N',
+        description: 'server certificate validity in days (default 90)',
+      },
+      'backup-passphrase-file': {
+        type: 'string',
+        value: 'FILE',
+        description: 'file (0600) holding the backup passphrase (else a prompt)',
+      },
+      json,
+    },
+    async run({ values, service, out, err }) {
+      const inFile = path.resolve(requireStr(values, 'in'));
+      const hosts = parseFlag('hosts', hostsSchema, commaList(requireStr(values, 'hosts')));
+      const serverDays = positiveInt('server-days', str(values, 'server-days'), 3650) ?? 90;
+      const text = (await readInputFile('in', inFile, MAX_BACKUP_BYTES)).toString('utf8');
+      const file = str(values, 'backup-passphrase-file');
+      const passphrase = await backupPassphrase({ ...(file !== undefined ? { file } : {}), confirm: false });
+      const status = await service.restoreCa({
+        file: inFile,
+        text,
+        backupPassphrase: passphrase,
+        hosts,
+        serverDays,
+        vault: { backend: 'passphrase' },
+      });
+      if (values.json) {
+        out(JSON.stringify(status, null, 2));
+        return;
+      }
+      out(formatStatus(status));
+      err(
+        'note: a CA backup holds no registry: certificates issued before it verify under this CA but are not listed here, and earlier revocations are not in this CRL',
+      );
+    },
+  },
+  {
     name: 'audit',
     summary: 'show, filter, export, verify or archive the audit log',
     subcommands: ['archive'],
@@ -333,6 +612,165 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'policy',
+    summary: 'access rules: which clients may call which methods and paths (none: everything)',
+    subcommands: ['list', 'add', 'remove', 'test'],
+    options: {
+      id: { type: 'string', value: 'ID', description: 'rule id (add: default r1, r2, …; remove: required)' },
+      name: {
+        type: 'string',
+        value: 'PATTERN',
+        description: 'add: client name, * allowed (agent-*); test: the client name',
+      },
+      group: {
+        type: 'string',
+        value: 'GROUP',
+        multiple: true,
+        description: "add: a group (the certificate's OU); test: the client's groups (repeat)",
+      },
+      method: {
+        type: 'string',
+        value: 'LIST',
+        description: 'add: methods, comma-separated, or *; test: one method',
+      },
+      path: {
+        type: 'string',
+        value: 'LIST',
+        description: 'add: path prefixes, comma-separated (/status,/v1/scan); test: one request path',
+      },
+      json,
+    },
+    async run({ values, sub, service, out }) {
+      const config = await service.gatewayConfig();
+      const rules = config.accessRules;
+      const groups = Array.isArray(values.group) ? values.group : [];
+      const list = (flag: string): string[] => commaList(requireStr(values, flag));
+      switch (sub ?? 'list') {
+        case 'list': {
+          if (values.json) out(JSON.stringify(rules, null, 2));
+          else if (rules.length === 0)
+            out('no access rules: every verified client may call any method and path');
+          else out([...rules.map(describeRule), 'anything no rule allows is denied (403)'].join('\n'));
+          return;
+        }
+        case 'add': {
+          let id = str(values, 'id');
+          for (let n = rules.length + 1; id === undefined; n++) {
+            if (!rules.some((r) => r.id === `r${n}`)) id = `r${n}`;
+          }
+          if (groups.length > 1) throw usageError('--group: a rule names one group (add one rule per group)');
+          const rule = parseFlag('rule', accessRuleSchema, {
+            id,
+            ...(str(values, 'name') !== undefined ? { name: str(values, 'name') } : {}),
+            ...(groups[0] !== undefined ? { group: groups[0] } : {}),
+            methods: list('method'),
+            paths: list('path'),
+          });
+          if (rules.some((r) => r.id === rule.id)) {
+            throw new ConsoleError('INVALID_INPUT', `a rule with id ${rule.id} exists; remove it first`);
+          }
+          await service.configureGateway({ accessRules: [...rules, rule] });
+          out(`added ${describeRule(rule)}`);
+          if (rules.length === 0)
+            out('this is the first rule: from now on, requests no rule allows are denied (403)');
+          return;
+        }
+        case 'remove': {
+          const id = parseFlag('id', ruleIdSchema, requireStr(values, 'id'));
+          if (!rules.some((r) => r.id === id)) throw new ConsoleError('NOT_FOUND', `no rule with id ${id}`);
+          const rest = rules.filter((r) => r.id !== id);
+          await service.configureGateway({ accessRules: rest });
+          out(
+            `removed rule ${id}${rest.length === 0 ? '; no rules left: every verified client may call anything' : ''}`,
+          );
+          return;
+        }
+        case 'test': {
+          const name = parseFlag('name', clientNameSchema, requireStr(values, 'name'));
+          const method = parseFlag('method', policyMethodSchema, requireStr(values, 'method'));
+          const target = upstreamTarget('', requireStr(values, 'path'));
+          if (!target.ok) throw usageError(`--path: the gateway refuses this path (${target.detail})`);
+          const d = decide(
+            rules,
+            { name, groups: groups.map((g) => parseFlag('group', groupNameSchema, g)) },
+            method,
+            target.clientPath,
+          );
+          if (values.json) out(JSON.stringify({ ...d, method, path: target.clientPath }, null, 2));
+          else
+            out(
+              d.allowed ? `allowed${d.rule ? ` by rule ${d.rule}` : ' (no rules)'}` : `denied: ${d.reason}`,
+            );
+          return;
+        }
+        default:
+          throw usageError(`policy: unknown sub-command ${sub ?? ''}`);
+      }
+    },
+  },
+  {
+    name: 'upstream-header',
+    summary: 'headers the gateway adds to proxied requests (an upstream token), values sealed in the vault',
+    subcommands: ['list', 'set', 'remove'],
+    options: {
+      name: { type: 'string', value: 'HEADER', description: 'the header name (set, remove)' },
+      'value-file': {
+        type: 'string',
+        value: 'FILE',
+        description:
+          'set: read the value from FILE (not readable by group or others); never on the command line',
+      },
+      methods: {
+        type: 'string',
+        value: 'LIST',
+        description: 'set: only on these methods, comma-separated (e.g. POST,PUT,PATCH,DELETE); default all',
+      },
+      json,
+    },
+    async run({ values, sub, service, out }) {
+      switch (sub ?? 'list') {
+        case 'list': {
+          const list = await service.upstreamCredentials();
+          if (values.json) out(JSON.stringify(list, null, 2));
+          else if (list.length === 0)
+            out("no upstream headers: requests reach the upstream with only the client's own");
+          else
+            out(
+              list
+                .map(
+                  (c) =>
+                    `${c.name}: (sealed) on ${c.methods ? c.methods.join(',') : 'every method'}; set ${c.setAt}`,
+                )
+                .join('\n'),
+            );
+          return;
+        }
+        case 'set': {
+          const value = await readSecretFile(requireStr(values, 'value-file'), 'header value file');
+          const methods = str(values, 'methods');
+          const input = parseFlag('value-file', upstreamCredentialInputSchema, {
+            name: requireStr(values, 'name'),
+            value: value.replace(/\r?\n$/, ''),
+            ...(methods !== undefined ? { methods: commaList(methods) } : {}),
+          });
+          const info = await service.setUpstreamCredential(input);
+          out(
+            `${info.name} is set (sealed) for ${info.methods ? info.methods.join(',') : 'every method'}; clients' own ${info.name} is dropped`,
+          );
+          return;
+        }
+        case 'remove': {
+          const name = parseFlag('name', upstreamCredentialNameSchema, requireStr(values, 'name'));
+          await service.removeUpstreamCredential(name);
+          out(`${name} removed`);
+          return;
+        }
+        default:
+          throw usageError(`upstream-header: unknown sub-command ${sub ?? ''}`);
+      }
+    },
+  },
+  {
     name: 'audit-settings',
     summary: 'show or change audit retention and what the gateway does when records cannot be written',
     options: {
@@ -383,9 +821,66 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'distribution',
+    summary:
+      'show or set where the CRL and OCSP are published (URL in certificates, listener address) and metrics',
+    options: { ...distributionOptions('', 'allow-remote-listen'), json },
+    async run({ values, service, out, err }) {
+      const change = distributionChange(values, '', 'allow-remote-listen');
+      const settings =
+        Object.keys(change).length > 0
+          ? await service.configureDistribution(change, {
+              allowRemoteListen: values['allow-remote-listen'] === true,
+            })
+          : {
+              ...(await service.distributionSettings()),
+              metrics: service.metricsEnabled(),
+              restartNeeded: false,
+            };
+      if (values.json) {
+        const { restartNeeded: _r, ...shown } = settings;
+        out(JSON.stringify(shown, null, 2));
+      } else {
+        const metricsAt = settings.listen ?? DEFAULT_DISTRIBUTION_LISTEN;
+        out(
+          [
+            settings.url === null
+              ? 'certificates name no CRL or OCSP URL'
+              : `certificates issued from now on name ${settings.url}/crl and ${settings.url}/ocsp`,
+            settings.listen === null
+              ? 'no CRL and OCSP listener'
+              : `serve and the app serve the CRL and OCSP on http://${settings.listen} beside the gateway`,
+            settings.metrics
+              ? `serve and the app serve Prometheus metrics on http://${metricsAt}/metrics`
+              : 'metrics off',
+          ].join('\n'),
+        );
+      }
+      if (settings.restartNeeded)
+        err('the running listener moves to the new address when the gateway restarts');
+      const metricsHost = parseHostPort(settings.listen ?? DEFAULT_DISTRIBUTION_LISTEN)?.host ?? '';
+      if (settings.metrics && !isLoopbackHost(metricsHost)) {
+        err('warning: metrics are served to other hosts (not loopback): client names and traffic figures');
+      }
+    },
+  },
+  {
     name: 'serve',
     summary: 'run the mTLS gateway in the foreground',
     options: serveCommandOptions,
     run: runServe,
+  },
+  {
+    name: 'renew',
+    summary:
+      'renew a client certificate over the gateway (client side: no state dir; --daemon to keep it renewed)',
+    options: renewCommandOptions,
+    run: runRenew,
+  },
+  {
+    name: 'mcp',
+    summary: 'serve MCP tools over stdio for an AI agent (read-only unless --allow)',
+    options: mcpCommandOptions,
+    run: runMcp,
   },
 ];

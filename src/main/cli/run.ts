@@ -67,7 +67,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       vaults: createVaultResolver({
         passphrase: passphraseSource({
           ...(passphraseFile !== undefined ? { file: passphraseFile } : {}),
-          confirm: command.name === 'init',
+          // A command that creates a vault asks for its passphrase twice.
+          confirm: command.name === 'init' || command.name === 'restore-ca',
         }),
       }),
     });

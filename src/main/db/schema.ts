@@ -68,6 +68,18 @@ const MIGRATIONS: readonly string[] = [
   );
   ${AUDIT_SCHEMA_SQL}
   `,
+  // v2 (issue 9): what renewal needs per certificate. The certificate itself (its key is what a
+  // renewal without a CSR certifies again), its groups (OUs), the renewal policy set at issuance and
+  // the links of a renewal chain. Rows from v1 keep NULLs: no PEM (their renewal needs a CSR), groups
+  // from their issuance record, renewable, and a chain limit counted from their issuance.
+  `
+  ALTER TABLE certificates ADD COLUMN cert_pem TEXT;
+  ALTER TABLE certificates ADD COLUMN groups TEXT;
+  ALTER TABLE certificates ADD COLUMN renewable INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE certificates ADD COLUMN renew_until TEXT;
+  ALTER TABLE certificates ADD COLUMN supersedes TEXT;
+  ALTER TABLE certificates ADD COLUMN superseded_by TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -80,12 +80,18 @@ export class TestPki {
   }
 
   /** A client cert; `now` moves the issuing clock (validity starts a minute before it). */
-  async client(ca: Ca, cn: string, file = cn, opts: { now?: Date; notAfter?: Date } = {}): Promise<Pair> {
+  async client(
+    ca: Ca,
+    cn: string,
+    file = cn,
+    opts: { now?: Date; notAfter?: Date; groups?: string[] } = {},
+  ): Promise<Pair> {
     const now = opts.now ?? new Date();
     const { cert, keys } = await issueClientCert({
       ca: ca.signing,
       algorithm: 'ecdsa-p256',
       commonName: cn,
+      groups: opts.groups ?? [],
       now,
       notAfter: opts.notAfter ?? new Date(now.getTime() + DAY),
       serial: randomSerial(),

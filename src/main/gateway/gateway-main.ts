@@ -4,53 +4,9 @@
  * is never orphaned (DESIGN.md §2).
  */
 import { Gateway } from './gateway';
-import { detectParentLink, type ParentLink } from './parent-link';
-import {
-  parentToGatewaySchema,
-  type GatewayAuditEntry,
-  type GatewayToParent,
-  type LogLevel,
-  type ParentToGateway,
-} from './protocol';
-
-/** Audit entries are batched: one message per AUDIT_FLUSH_MS or per AUDIT_BATCH entries. */
-const AUDIT_FLUSH_MS = 100;
-const AUDIT_BATCH = 500;
-
-class Outbox {
-  private audits: GatewayAuditEntry[] = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly link: ParentLink) {}
-
-  send(msg: GatewayToParent): void {
-    this.link.send(msg);
-  }
-
-  audit(entry: GatewayAuditEntry): void {
-    this.audits.push(entry);
-    if (this.audits.length >= AUDIT_BATCH) this.flushAudit();
-    else this.timer ??= setTimeout(() => this.flushAudit(), AUDIT_FLUSH_MS);
-  }
-
-  log(level: LogLevel, line: string): void {
-    this.send({ type: 'log', level, line });
-  }
-
-  flushAudit(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.audits.length === 0) return;
-    const entries = this.audits;
-    this.audits = [];
-    this.send({ type: 'audit', entries });
-  }
-
-  async drain(): Promise<void> {
-    this.flushAudit();
-    await this.link.flush();
-  }
-}
+import { Outbox } from './outbox';
+import { detectParentLink } from './parent-link';
+import { parentToGatewaySchema, type ParentToGateway, type RenewOutcome } from './protocol';
 
 function main(): void {
   const link = detectParentLink();
@@ -60,6 +16,20 @@ function main(): void {
   }
   const out = new Outbox(link);
   let gateway: Gateway | undefined;
+  // Renewals waiting for the parent's answer; the audit batch goes first so the request that asked is recorded.
+  const renewals = new Map<number, (outcome: RenewOutcome) => void>();
+  let renewRef = 0;
+  const renew = (req: { serial: string; csrDer?: Buffer }): Promise<RenewOutcome> =>
+    new Promise((resolve) => {
+      const ref = ++renewRef;
+      renewals.set(ref, resolve);
+      out.send({
+        type: 'renew',
+        ref,
+        serial: req.serial,
+        ...(req.csrDer ? { csr: req.csrDer.toString('base64') } : {}),
+      });
+    });
   let exiting = false;
 
   const exit = async (code: number): Promise<void> => {
@@ -88,6 +58,7 @@ function main(): void {
             audit: (e) => out.audit(e),
             connections: (list) => out.send({ type: 'connections', list }),
             log: (level, line) => out.log(level, line),
+            renew,
           });
         } catch (err) {
           return fatal(`cannot start: ${(err as Error).message}`);
@@ -128,6 +99,19 @@ function main(): void {
         } catch (err) {
           out.log('error', `settings rejected, keeping the previous ones: ${(err as Error).message}`);
         }
+        return;
+      case 'renewed': {
+        const resolve = renewals.get(msg.ref);
+        renewals.delete(msg.ref);
+        if (msg.ok) resolve?.({ ok: true, certPem: msg.certPem, caPem: msg.caPem });
+        else resolve?.({ ok: false, status: msg.status, error: msg.error });
+        return;
+      }
+      case 'credentials':
+        if (!gateway) return out.log('warn', 'credentials before start ignored');
+        gateway.setCredentials(msg.list);
+        // Names only: values never reach a log line.
+        out.log('info', `upstream headers now: ${msg.list.map((c) => c.name).join(', ') || 'none'}`);
         return;
       case 'hold':
         if (!gateway) return out.log('warn', 'hold before start ignored');

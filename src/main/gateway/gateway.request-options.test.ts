@@ -8,8 +8,8 @@ import type { GatewayAuditEntry } from './protocol';
 import { get, LoggingUpstream, RawReader } from './requests.fixture';
 
 /**
- * Request-layer options that are not on the parent→gateway wire yet (GatewayInit.proxy), so the
- * gateway runs in-process here; sockets and TLS are real.
+ * Header settings and request-layer tuning (GatewayInit.proxy, not on the parent→gateway wire), so
+ * the gateway runs in-process here; sockets and TLS are real.
  */
 describe('gateway request options', () => {
   const pki = TestPki.create();
@@ -29,13 +29,15 @@ describe('gateway request options', () => {
       {
         tls: Harness.material(ca, server),
         revokedSerials: [],
-        config: { ...DEFAULT_GATEWAY_CONFIG, listen: '127.0.0.1:0', upstream: upstream.url },
-        proxy: {
+        config: {
+          ...DEFAULT_GATEWAY_CONFIG,
+          listen: '127.0.0.1:0',
+          upstream: upstream.url,
           stripHeaders: ['X-Tenant', 'X-Internal-*'],
           clientCertHeader: true,
           xfccCert: true,
-          bodyIdleMs: 800,
         },
+        proxy: { bodyIdleMs: 800 },
       },
       { audit: (e) => audit.push(e), connections: () => undefined, log: () => undefined },
     );
@@ -63,6 +65,39 @@ describe('gateway request options', () => {
       new X509Certificate(alice.certPem).fingerprint256,
     );
     s.destroy();
+  });
+
+  it('header settings saved while running apply to the next request of an open connection', async () => {
+    const s = await connect(port, ca, alice);
+    const r = new RawReader(s);
+    s.write(get('/live-1', 'X-Team: red\r\n'));
+    await r.until(() => r.responses.length === 1);
+    const before = await upstream.waitLogged((e) => e.url === '/live-1');
+    expect(before.headers['x-team']).toBe('red');
+    expect(before.headers['client-cert']).toBeDefined();
+
+    const config = {
+      ...DEFAULT_GATEWAY_CONFIG,
+      listen: '127.0.0.1:0',
+      upstream: upstream.url,
+      stripHeaders: ['x_team'],
+      clientCertHeader: false,
+      xfccCert: false,
+    };
+    gateway.reconfigure(config);
+    s.write(get('/live-2', 'X-Team: red\r\n'));
+    await r.until(() => r.responses.length === 2);
+    const after = await upstream.waitLogged((e) => e.url === '/live-2');
+    expect(after.headers['x-team']).toBeUndefined();
+    expect(after.headers['client-cert']).toBeUndefined();
+    expect(String(after.headers['x-forwarded-client-cert'])).not.toContain('Cert=');
+    s.destroy();
+    gateway.reconfigure({
+      ...config,
+      stripHeaders: ['X-Tenant', 'X-Internal-*'],
+      clientCertHeader: true,
+      xfccCert: true,
+    });
   });
 
   it('cuts an upstream that goes silent mid-body after the body-idle timeout and releases its socket', async () => {

@@ -12,8 +12,11 @@ import {
   type LogLevel,
   type RefusalReason,
   type TlsMessage,
+  type WireCredentials,
+  type RenewOutcome,
 } from './protocol';
 import { ReverseProxy, type ProxyOptions, type RequestRecord } from './proxy';
+import type { HeaderPolicyOptions } from './request-headers';
 import { refuseWithAnswer } from './refusal-reply';
 import { RefusalThrottle } from './refusal-throttle';
 import {
@@ -33,6 +36,8 @@ export interface GatewaySink {
   audit(entry: GatewayAuditEntry): void;
   connections(list: ConnectionInfo[]): void;
   log(level: LogLevel, line: string): void;
+  /** Asks the parent (which holds the CA key) to renew a client's certificate; absent: 503. */
+  renew?(req: { serial: string; csrDer?: Buffer }): Promise<RenewOutcome>;
 }
 
 export interface GatewayInit {
@@ -40,11 +45,24 @@ export interface GatewayInit {
   readonly revokedSerials: readonly string[];
   readonly config: GatewayConfig;
   readonly options?: GatewayOptions;
-  /** Request-layer options (extra identity headers to strip, certificate headers); not yet on the wire. */
+  /** Request-layer tuning (queue depth, body idle time); header options come from the config. */
   readonly proxy?: ProxyOptions;
+  /** Upstream credentials (issue 11 §3), values in clear. */
+  readonly credentials?: WireCredentials;
 }
 
 const SYSTEM: AuditActor = { kind: 'system' };
+
+/** The operator's header settings, as the proxy takes them. */
+function headerOptions(config: GatewayConfig, credentials: WireCredentials): HeaderPolicyOptions {
+  return {
+    stripHeaders: config.stripHeaders,
+    clientCertHeader: config.clientCertHeader,
+    xfccCert: config.xfccCert,
+    rewriteOrigin: config.rewriteOrigin,
+    credentials,
+  };
+}
 
 function clientActor(conn: { identity: { cn: string; serial: string } }): AuditActor {
   return { kind: 'client', cn: conn.identity.cn, serial: conn.identity.serial };
@@ -62,6 +80,7 @@ export class Gateway {
   private readonly makeProxy: (upstream: URL) => ReverseProxy<LiveConnection>;
   /** Proxies of a previous upstream, closed once the connections they serve are gone. */
   private retired: { proxy: ReverseProxy<LiveConnection>; until: number }[] = [];
+  private credentials: WireCredentials = [];
   private config: GatewayConfig;
   private readonly options: GatewayOptions;
   private readonly table = new ConnectionTable();
@@ -128,18 +147,23 @@ export class Gateway {
                 ? 'expired'
                 : null,
           closeConnection: (conn, why) => this.table.close(conn, why === 'overflow' ? 'error' : why),
+          renew: (conn, csrDer) =>
+            this.sink.renew
+              ? this.sink.renew({ serial: conn.identity.serial, ...(csrDer ? { csrDer } : {}) })
+              : Promise.resolve({ ok: false, status: 503, error: 'renewal is not available here' }),
         },
-        init.proxy,
+        { ...init.proxy, ...headerOptions(this.config, this.credentials) },
       );
-    this.proxy = this.adopt(this.makeProxy(upstream));
+    this.credentials = init.credentials ?? [];
+    this.proxy = this.makeProxy(upstream);
+    this.proxy.setRules(init.config.accessRules);
   }
 
-  private adopt(proxy: ReverseProxy<LiveConnection>): ReverseProxy<LiveConnection> {
-    proxy.server.on('clientError', (err: Error, socket) => {
-      this.sink.log('debug', `http parse error: ${err.message}`);
-      socket.destroy();
-    });
-    return proxy;
+  /** Credentials set or removed while running: the next request of every connection uses them. */
+  setCredentials(list: WireCredentials): void {
+    this.credentials = list;
+    this.proxy.setHeaderOptions(headerOptions(this.config, this.credentials));
+    for (const r of this.retired) r.proxy.setHeaderOptions(headerOptions(this.config, this.credentials));
   }
 
   /**
@@ -155,13 +179,20 @@ export class Gateway {
     }
     const upstream = checkedUpstream(config);
     const upstreamChanged = config.upstream !== this.config.upstream;
+    const headersChanged =
+      JSON.stringify(headerOptions(config, [])) !== JSON.stringify(headerOptions(this.config, []));
     this.limits = resolveLimits(config, this.options);
     this.config = config;
     this.listener.setLimits(this.limits);
     if (upstreamChanged) {
       this.retired.push({ proxy: this.proxy, until: Date.now() });
-      this.proxy = this.adopt(this.makeProxy(upstream));
+      this.proxy = this.makeProxy(upstream);
+    } else if (headersChanged) {
+      // Identity headers are security settings: every connection's next request follows them.
+      this.proxy.setHeaderOptions(headerOptions(config, this.credentials));
     }
+    // So are access rules: the next request of every open connection is checked against them.
+    this.proxy.setRules(config.accessRules);
     this.sink.log(
       'info',
       `settings applied live${upstreamChanged ? ` (upstream now ${config.upstream})` : ''}`,
@@ -292,7 +323,7 @@ export class Gateway {
       issuer: verdict.identity.issuer,
     });
     // From here on the socket is HTTP: no byte was read before the checks above passed.
-    this.proxy.server.emit('connection', socket);
+    this.proxy.attach(socket);
   }
 
   private onHandshakeFailed(err: Error & { code?: string }, remote: string): void {

@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import { accessRulesSchema } from '../../shared/policy';
+import { upstreamCredentialNameSchema, upstreamCredentialValueSchema } from '../../shared/credentials';
 import type { AuditActor, ConnectionInfo, GatewayConfig } from '../../shared/model';
 import { listenAddressSchema, upstreamUrlSchema } from '../../shared/validation';
 
 /**
  * The wire contract between the supervisor (parent) and the gateway process (child).
- * Both sides parse what they receive with these schemas: the other end is another process
- * (possibly a different build), so nothing is trusted by type alone.
+ * Both sides parse what they receive with these schemas (audit batches, one record per request,
+ * with checkAuditMessage instead): the other end is another process (possibly a different build),
+ * so nothing is trusted by type alone.
  */
 
 const pemSchema = z.string().min(1).max(4_000_000);
@@ -21,6 +24,11 @@ export const gatewayConfigWireSchema = z.object({
   idleTimeoutMs: z.number().int().min(1).max(86_400_000),
   maxConnectionsPerIdentity: z.number().int().min(1).max(100_000),
   allowRemoteUpstream: z.boolean(),
+  stripHeaders: z.array(z.string().min(1).max(101)).max(64),
+  clientCertHeader: z.boolean(),
+  xfccCert: z.boolean(),
+  accessRules: accessRulesSchema,
+  rewriteOrigin: z.boolean(),
 }) satisfies z.ZodType<GatewayConfig>;
 
 /** Knobs that are not (yet) part of the operator's GatewayConfig. */
@@ -52,12 +60,34 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
 export const tlsMaterialSchema = z.object({ keyPem: pemSchema, certPem: pemSchema, caPem: pemSchema });
 export type GatewayTlsMaterial = z.infer<typeof tlsMaterialSchema>;
 
+/** Upstream credentials in clear: only on this private channel, never logged (issue 11 §3). */
+export const credentialsWireSchema = z
+  .array(
+    z.object({
+      name: upstreamCredentialNameSchema,
+      value: upstreamCredentialValueSchema,
+      methods: z
+        .array(z.string().regex(/^[A-Z]{1,20}$/))
+        .max(16)
+        .optional(),
+    }),
+  )
+  .max(32);
+export type WireCredentials = z.infer<typeof credentialsWireSchema>;
+
 export const startMessageSchema = z.object({
   type: z.literal('start'),
   tls: tlsMaterialSchema,
   revokedSerials: z.array(wireSerialSchema).max(10_000_000),
   config: gatewayConfigWireSchema,
   options: gatewayOptionsSchema.optional(),
+  credentials: credentialsWireSchema.optional(),
+});
+
+/** The credentials changed (set or removed by any process): every request from now on uses these. */
+export const credentialsMessageSchema = z.object({
+  type: z.literal('credentials'),
+  list: credentialsWireSchema,
 });
 
 /**
@@ -117,7 +147,43 @@ export const configMessageSchema = z.object({
   config: gatewayConfigWireSchema,
 });
 
+/**
+ * A client asks for its certificate's renewal on the gateway's listener (issue 9): the gateway
+ * holds no CA key, so it hands the request to its parent, which signs (or refuses) and answers.
+ */
+export const renewRequestSchema = z.object({
+  type: z.literal('renew'),
+  ref: z.number().int().nonnegative(),
+  serial: wireSerialSchema,
+  /** A PKCS#10 CSR (DER, base64) for a new key; absent: the same key. */
+  csr: z.base64().max(32_768).optional(),
+});
+export type RenewRequest = z.infer<typeof renewRequestSchema>;
+
+export const renewAnswerSchema = z.union([
+  z.object({
+    type: z.literal('renewed'),
+    ref: z.number().int().nonnegative(),
+    ok: z.literal(true),
+    certPem: pemSchema,
+    caPem: pemSchema,
+  }),
+  z.object({
+    type: z.literal('renewed'),
+    ref: z.number().int().nonnegative(),
+    ok: z.literal(false),
+    status: z.number().int().min(400).max(599),
+    error: z.string().max(500),
+  }),
+]);
+export type RenewAnswer = z.infer<typeof renewAnswerSchema>;
+export type RenewOutcome =
+  | { readonly ok: true; readonly certPem: string; readonly caPem: string }
+  | { readonly ok: false; readonly status: number; readonly error: string };
+
 export const parentToGatewaySchema = z.union([
+  renewAnswerSchema,
+  credentialsMessageSchema,
   holdMessageSchema,
   configMessageSchema,
   startMessageSchema,
@@ -143,7 +209,7 @@ export const auditActorSchema = z.union([
   z.object({ kind: z.literal('system') }),
 ]) satisfies z.ZodType<AuditActor>;
 
-/** Same shape as the audit module's AuditEntryInput; `time` is when the gateway saw the event (ISO). */
+/** What the gateway records (GatewaySink.audit); `time` is when the gateway saw the event (ISO). */
 export const gatewayAuditEntrySchema = z.object({
   type: z.string().min(1).max(100),
   actor: auditActorSchema,
@@ -151,6 +217,126 @@ export const gatewayAuditEntrySchema = z.object({
   time: z.string().optional(),
 });
 export type GatewayAuditEntry = z.infer<typeof gatewayAuditEntrySchema>;
+
+/**
+ * One audit record on the wire, compact (one per proxied request, so it is the hot path):
+ * `[time, type, cn, serial, details]`. `cn` and `serial` are the client's, or both null for the
+ * gateway itself (actor `system`); an operator never acts through the gateway.
+ */
+export type AuditWireRow = [
+  time: string,
+  type: string,
+  cn: string | null,
+  serial: string | null,
+  details: Record<string, unknown>,
+];
+export interface AuditMessage {
+  readonly type: 'audit';
+  readonly rows: AuditWireRow[];
+}
+
+/** A record from the gateway that passed checkAuditMessage: the values the audit log stores. */
+export interface GatewayAuditRow {
+  /** Canonical ISO time (what Date#toISOString prints). */
+  readonly time: string;
+  /** `gateway.…` */
+  readonly type: string;
+  readonly cn: string | null;
+  /** Hex, as the gateway sent it; non-null exactly when `cn` is. */
+  readonly serial: string | null;
+  /** JSON.stringify(details): an object's text, which is what gets hashed. */
+  readonly detailsJson: string;
+  /** Equal to JSON.parse(detailsJson), so nobody has to parse it back. */
+  readonly details: Record<string, unknown>;
+}
+
+/** The child's side: null for an entry the wire cannot carry (an operator actor). */
+export function toWireRow(e: GatewayAuditEntry): AuditWireRow | null {
+  const time = e.time ?? new Date().toISOString();
+  switch (e.actor.kind) {
+    case 'client':
+      return [time, e.type, e.actor.cn, e.actor.serial, e.details];
+    case 'system':
+      return [time, e.type, null, null, e.details];
+    default:
+      return null;
+  }
+}
+
+/** Back to the entry shape, for listeners that want it (tests); the host stores rows as they are. */
+export function toAuditEntry(r: GatewayAuditRow): GatewayAuditEntry {
+  return {
+    type: r.type,
+    actor: r.cn === null ? { kind: 'system' } : { kind: 'client', cn: r.cn, serial: r.serial ?? '' },
+    details: r.details,
+    time: r.time,
+  };
+}
+
+const MAX_AUDIT_ROWS = 100_000;
+const ISO_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+const AUDIT_TYPE = /^gateway(\.[a-z0-9_-]+)+$/;
+const HEX_SERIAL = /^[0-9a-fA-F]{1,128}$/;
+
+/** True when every value is a string, a boolean, null or a finite number other than -0: JSON round-trips it as is. */
+function flatJson(d: Record<string, unknown>): boolean {
+  for (const k in d) {
+    const v = d[k];
+    if (typeof v === 'string' || typeof v === 'boolean' || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || (v === 0 && 1 / v < 0)) return false;
+  }
+  return true;
+}
+
+function checkRow(r: unknown): GatewayAuditRow | string {
+  if (!Array.isArray(r) || r.length !== 5) return 'a row is not [time, type, cn, serial, details]';
+  const [time, type, cn, serial, details] = r as unknown[];
+  if (typeof time !== 'string' || !ISO_TIME.test(time)) return 'time is not an ISO time';
+  if (typeof type !== 'string' || type.length > 100 || !AUDIT_TYPE.test(type)) return 'type is not gateway.…';
+  if (cn === null) {
+    if (serial !== null) return 'a serial without a cn';
+  } else if (typeof cn !== 'string' || typeof serial !== 'string' || !HEX_SERIAL.test(serial)) {
+    return 'actor is neither a client (cn, hex serial) nor the gateway (null, null)';
+  }
+  if (typeof details !== 'object' || details === null || Array.isArray(details)) {
+    return 'details are not an object';
+  }
+  let detailsJson: string | undefined;
+  try {
+    detailsJson = JSON.stringify(details);
+  } catch {
+    return 'details are not JSON';
+  }
+  // A Date or a class instance (structured clone, under Electron) does not serialize to an object.
+  if (typeof detailsJson !== 'string' || detailsJson.charCodeAt(0) !== 0x7b)
+    return 'details are not an object';
+  const obj = details as Record<string, unknown>;
+  return {
+    time,
+    type,
+    cn,
+    serial: serial as string | null,
+    detailsJson,
+    details: flatJson(obj) ? obj : (JSON.parse(detailsJson) as Record<string, unknown>),
+  };
+}
+
+/**
+ * The shape check of an `audit` message, by hand rather than zod: it runs once per proxied request.
+ * All or nothing: one bad row refuses the batch (returned as the reason), nothing of it is stored.
+ */
+export function checkAuditMessage(msg: { readonly rows?: unknown }): GatewayAuditRow[] | string {
+  const rows = msg.rows;
+  if (!Array.isArray(rows)) return 'audit message without rows';
+  if (rows.length > MAX_AUDIT_ROWS) return `more than ${MAX_AUDIT_ROWS} rows in one audit message`;
+  const out: GatewayAuditRow[] = new Array<GatewayAuditRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = checkRow(rows[i]);
+    if (typeof r === 'string') return `row ${i}: ${r}`;
+    out[i] = r;
+  }
+  return out;
+}
 
 export const connectionInfoSchema = z.object({
   id: z.string(),
@@ -166,9 +352,9 @@ export const connectionInfoSchema = z.object({
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Every message but `audit`, which is checked by hand (checkAuditMessage). */
 export const gatewayToParentSchema = z.union([
   z.object({ type: z.literal('ready'), host: z.string(), port: z.number().int().min(1).max(65535) }),
-  z.object({ type: z.literal('audit'), entries: z.array(gatewayAuditEntrySchema) }),
   z.object({ type: z.literal('connections'), list: z.array(connectionInfoSchema) }),
   z.object({
     type: z.literal('killed'),
@@ -177,8 +363,9 @@ export const gatewayToParentSchema = z.union([
   }),
   z.object({ type: z.literal('log'), level: z.enum(LOG_LEVELS), line: z.string() }),
   z.object({ type: z.literal('fatal'), message: z.string() }),
+  renewRequestSchema,
 ]);
-export type GatewayToParent = z.infer<typeof gatewayToParentSchema>;
+export type GatewayToParent = z.infer<typeof gatewayToParentSchema> | AuditMessage;
 export type ReadyMessage = Extract<GatewayToParent, { type: 'ready' }>;
 
 /** Gateway audit record types (DESIGN.md §9). */

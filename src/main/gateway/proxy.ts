@@ -1,14 +1,18 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { Pool } from 'undici';
+import { ClientHttp, type ParsedRequest } from './client-http';
+import { Exchange, type RequestOutcome } from './exchange';
+import { MAX_HEADER_PAIRS } from './http1';
 import { HeaderPolicy, xfccValue, type HeaderContext, type HeaderPolicyOptions } from './request-headers';
 import { RequestLane, type LaneStop, type Running } from './request-lane';
-import { upstreamTarget } from './request-target';
-import { isWebSocketUpgrade, rawReply, Tunnel } from './tunnel';
-import { UpstreamExchange, type RequestOutcome } from './upstream-exchange';
+import { upstreamTarget } from '../../shared/request-target';
+import { isWebSocketUpgrade, Tunnel } from './tunnel';
+import { UpstreamPool } from './upstream-pool';
+import type { RenewOutcome } from './protocol';
+import { RENEW_PATH, RenewEndpoint } from './renew-endpoint';
 import type { ClientIdentity } from './verify';
+import { decide, type AccessRule } from '../../shared/policy';
 
 export { xfccValue };
 
@@ -61,7 +65,16 @@ export interface RequestRecord {
 }
 
 /** Why a request was answered (or its connection closed) without being dispatched. */
-export type RequestRefusal = 'revoked' | 'expired' | 'upgrade_not_allowed' | 'upgrade_pipelined' | 'bad_path';
+export type RequestRefusal =
+  | 'revoked'
+  | 'expired'
+  | 'upgrade_not_allowed'
+  | 'upgrade_pipelined'
+  | 'bad_path'
+  /** No access rule allows this method and path for this client (403). */
+  | 'policy_denied'
+  /** Malformed, or something the gateway does not relay (two Hosts, an unknown coding or Expect). */
+  | 'bad_request';
 
 export interface RefusedRecord {
   readonly method: string;
@@ -95,6 +108,8 @@ export interface ProxyHooks<C extends ProxyConnection> {
   identityProblem(conn: C): 'revoked' | 'expired' | null;
   /** Close the connection for a reason of the request layer. */
   closeConnection(conn: C, why: 'revoked' | 'expired' | 'overflow'): void;
+  /** Renews the connection's certificate (the parent signs); see renew-endpoint.ts. */
+  renew(conn: C, csrDer: Buffer | undefined): Promise<RenewOutcome>;
 }
 
 export interface ProxyTarget {
@@ -121,29 +136,36 @@ export const DEFAULT_MAX_QUEUED = 256;
 const DEFAULT_IDLE_MS = 300_000;
 /** A silent stream (SSE, long poll) outlives the idle timeout: upstreams usually ping every 15–30 s. */
 const MIN_BODY_IDLE_MS = 600_000;
-const WATCHDOG_MS = 500;
+const WATCHDOG_MS = 250;
 
-type Item =
-  | {
-      readonly kind: 'http';
-      readonly req: http.IncomingMessage;
-      readonly res: http.ServerResponse;
-      readonly expectContinue: boolean;
-    }
-  | { readonly kind: 'upgrade'; readonly req: http.IncomingMessage; readonly head: Buffer };
+/** Transfer codings the gateway relays: chunked only (RFC 9112 §7; nginx answers others with 501). */
+function unsupportedCoding(te: string | undefined): boolean {
+  return te !== undefined && te.trim().toLowerCase() !== 'chunked';
+}
+
+interface Client<C> {
+  readonly conn: C;
+  readonly http: ClientHttp;
+  readonly lane: RequestLane<ParsedRequest>;
+  /** The connection's identity header lines, built once per header-settings version. */
+  identity: string;
+  policyVersion: number;
+}
 
 /**
- * Reverse proxy to one upstream. Its http.Server never listens: the TLS listener hands it sockets
- * that already passed verification, so no unauthenticated byte is ever parsed as HTTP. Each
+ * Reverse proxy to one upstream. The TLS listener hands it sockets that already passed
+ * verification, so no unauthenticated byte is ever parsed as HTTP. Requests are parsed with
+ * llhttp straight off the TLS socket and relayed over a pool of keep-alive upstream sockets; each
  * connection's requests go through its own RequestLane, one at a time.
  */
 export class ReverseProxy<C extends ProxyConnection> {
-  readonly server: http.Server;
-  private readonly pool: Pool;
+  private readonly pool: UpstreamPool;
   private readonly basePath: string;
-  private readonly policy: HeaderPolicy;
-  private readonly lanes = new WeakMap<Socket, RequestLane<Item>>();
-  private readonly running = new Set<UpstreamExchange>();
+  private readonly upstreamHost: string;
+  private policy: HeaderPolicy;
+  /** Bumped when the header settings change, so each connection rebuilds its identity lines. */
+  private policyVersion = 0;
+  private readonly running = new Set<Exchange>();
   /** Exchanges and tunnels in progress. */
   private readonly active = new Set<Running>();
   private readonly watchdog: NodeJS.Timeout;
@@ -151,36 +173,36 @@ export class ReverseProxy<C extends ProxyConnection> {
   private timeoutMs: number;
   private readonly bodyIdleMs: number;
   private readonly maxQueued: number;
+  private rules: readonly AccessRule[] = [];
 
   constructor(
     private readonly target: ProxyTarget,
     private readonly hooks: ProxyHooks<C>,
     private readonly options: ProxyOptions = {},
   ) {
-    // One request at a time per client connection bounds the pool's queue by the number of
-    // connections; plain requests use undici (less CPU per request than http.request).
-    this.pool = new Pool(target.url.origin, { connections: target.maxSockets, pipelining: 1 });
+    // One request at a time per client connection bounds the pool's wait queue by the number of
+    // connections.
+    this.pool = new UpstreamPool(target.url, target.maxSockets);
     this.basePath = target.url.pathname.replace(/\/+$/, '');
-    this.policy = new HeaderPolicy(options);
+    this.upstreamHost = target.url.host;
+    this.policy = new HeaderPolicy({ ...options, upstreamOrigin: target.url.origin });
     this.idleMs = target.idleMs ?? DEFAULT_IDLE_MS;
     this.timeoutMs = target.timeoutMs;
     this.bodyIdleMs = options.bodyIdleMs ?? Math.max(2 * this.idleMs, MIN_BODY_IDLE_MS);
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
-    this.server = http.createServer({
-      // Keep-alive and idle limits are the gateway's (config.idleTimeoutMs), not http's defaults.
-      keepAliveTimeout: 0,
-      requestTimeout: 0,
-    });
-    this.server.timeout = 0;
-    this.server.on('connection', (socket: Socket) => this.attach(socket));
-    this.server.on('request', (req, res) => this.onRequest(req, res, false));
-    // 100 Continue is sent when the request is dispatched, not while it waits in the lane.
-    this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
-    this.server.on('upgrade', (req: http.IncomingMessage, _socket: Duplex, head: Buffer) =>
-      this.onUpgrade(req, head),
-    );
     this.watchdog = setInterval(() => this.checkStalls(), WATCHDOG_MS);
     this.watchdog.unref();
+  }
+
+  /** Access rules saved while running: every request dispatched from now on is checked against them. */
+  setRules(rules: readonly AccessRule[]): void {
+    this.rules = rules;
+  }
+
+  /** Header settings saved while running: every request dispatched from now on follows them. */
+  setHeaderOptions(options: HeaderPolicyOptions): void {
+    this.policy = new HeaderPolicy({ ...this.options, ...options, upstreamOrigin: this.target.url.origin });
+    this.policyVersion++;
   }
 
   /** Settings saved while running: they apply to requests started from now on. */
@@ -196,81 +218,99 @@ export class ReverseProxy<C extends ProxyConnection> {
   close(): void {
     clearInterval(this.watchdog);
     for (const r of [...this.active]) r.abort('shutdown');
-    void this.pool.destroy().catch(() => undefined);
+    this.pool.close();
   }
 
-  private attach(socket: Socket): void {
+  /** Serves HTTP on a verified socket until it closes. */
+  attach(socket: TLSSocket): void {
     const conn = this.hooks.connectionOf(socket);
-    if (!conn) return;
+    if (!conn) {
+      socket.destroy();
+      return;
+    }
     // Drops are summed and recorded once, when the socket closes: a flood of pipelined requests
     // behind a refusal must not become a flood of audit records.
     let drops = 0;
     let dropWhy: LaneStop = 'client_closed';
-    const lane: RequestLane<Item> = new RequestLane<Item>(this.maxQueued, {
-      start: (item, done): Running | null => this.start(conn, lane, item, done),
-      dropped: (count, why) => {
-        if (drops === 0) dropWhy = why;
-        drops += count;
-      },
-      idle: () => {
-        conn.inFlight = 0;
-        this.hooks.idle(conn);
-      },
-    });
-    this.lanes.set(socket, lane);
+    const client: Client<C> = {
+      conn,
+      http: new ClientHttp(socket, {
+        request: (req) => this.enqueue(client, req),
+        parseError: (code, reason) => this.onParseError(client, code, reason),
+      }),
+      lane: new RequestLane<ParsedRequest>(this.maxQueued, {
+        start: (req, done): Running | null => this.start(client, req, done),
+        dropped: (count, why) => {
+          if (drops === 0) dropWhy = why;
+          drops += count;
+        },
+        idle: () => {
+          conn.inFlight = 0;
+          this.hooks.idle(conn);
+        },
+      }),
+      identity: '',
+      policyVersion: -1,
+    };
     // A client that leaves (or half-closes) takes its queued requests with it: none is sent.
-    socket.once('end', () => lane.stop('client_closed'));
+    socket.once('end', () => client.lane.stop('client_closed'));
     socket.once('close', () => {
-      lane.stop('client_closed');
+      client.lane.stop('client_closed');
       if (drops > 0) this.hooks.requestsDropped(conn, drops, dropWhy);
     });
   }
 
-  private enqueue(socket: Socket, item: Item): void {
-    const conn = this.hooks.connectionOf(socket);
-    const lane = this.lanes.get(socket);
-    if (!conn || !lane) {
-      // Unreachable by construction: only verified sockets are fed to this server.
-      socket.destroy();
-      return;
-    }
-    conn.requests++;
-    if (lane.push(item)) conn.inFlight = lane.pending;
-    else if (lane.stoppedBy === 'overflow') this.hooks.closeConnection(conn, 'overflow');
-  }
-
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
-    this.enqueue(req.socket, { kind: 'http', req, res, expectContinue });
-  }
-
-  private onUpgrade(req: http.IncomingMessage, head: Buffer): void {
-    const lane = this.lanes.get(req.socket);
-    const conn = this.hooks.connectionOf(req.socket);
-    // An upgrade pipelined behind other requests: Node has already handed the socket over, so the
-    // responses before it could no longer be paced. No browser does this; refuse and close.
-    if (lane && conn && lane.pending > 0) {
+  private enqueue(client: Client<C>, req: ParsedRequest): void {
+    const { conn, lane } = client;
+    // An upgrade pipelined behind other requests cannot be paced with the responses before it.
+    // No browser does this; refuse and close.
+    if (req.upgrade && lane.pending > 0) {
       conn.requests++;
       this.hooks.requestRefused(conn, {
-        method: req.method ?? 'GET',
+        method: req.method,
         path: auditPath(req.url),
         status: 0,
         reason: 'upgrade_pipelined',
         upgrade: true,
       });
       lane.stop('client_closed');
-      req.socket.destroy();
+      client.http.socket.destroy();
       return;
     }
-    this.enqueue(req.socket, { kind: 'upgrade', req, head });
+    conn.requests++;
+    if (lane.push(req)) conn.inFlight = lane.pending;
+    else if (lane.stoppedBy === 'overflow') this.hooks.closeConnection(conn, 'overflow');
   }
 
-  /** Starts one item of a lane: every check that must hold at dispatch time, then the exchange. */
-  private start(conn: C, lane: RequestLane<Item>, item: Item, done: () => void): Running | null {
+  /** A malformed request: 400 (431 for an oversized head) when nothing is in flight, else close. */
+  private onParseError(client: Client<C>, code: string, reason: string): void {
+    const { conn, lane, http } = client;
+    conn.requests++;
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const busy = lane.pending > 0;
+    this.hooks.requestRefused(conn, {
+      method: '-',
+      path: '-',
+      status: busy ? 0 : status,
+      reason: 'bad_request',
+      detail: `${code}: ${reason}`.slice(0, 200),
+      upgrade: false,
+    });
+    if (busy) {
+      lane.stop('client_closed');
+      http.socket.destroy();
+    } else {
+      http.reply(status, status === 431 ? 'request header fields too large' : 'bad request', true);
+    }
+  }
+
+  /** Starts one request of a lane: every check that must hold at dispatch time, then the exchange. */
+  private start(client: Client<C>, req: ParsedRequest, done: () => void): Running | null {
+    const { conn, lane, http } = client;
     conn.inFlight = lane.pending;
-    const { req } = item;
-    const method = req.method ?? 'GET';
+    const method = req.method;
     const path = auditPath(req.url);
-    const upgrade = item.kind === 'upgrade';
+    const upgrade = req.upgrade;
     const refuse = (reason: RequestRefusal, status: number, detail?: string): void =>
       this.hooks.requestRefused(conn, {
         method,
@@ -280,6 +320,15 @@ export class ReverseProxy<C extends ProxyConnection> {
         upgrade,
         ...(detail !== undefined ? { detail } : {}),
       });
+    /** Refused with an answer; the connection stays open only if the request's body is all read. */
+    const answer = (reason: RequestRefusal, status: number, text: string, detail?: string): null => {
+      refuse(reason, status, detail);
+      const close = upgrade || !req.keepAlive || (req.hasBody && !req.body.done);
+      if (req.hasBody) req.body.discard();
+      http.reply(status, text, close, req.http10);
+      done();
+      return null;
+    };
 
     // Revocation and expiry are checked again before each dispatch (DESIGN.md §8, issue 8 items 4, 7).
     const problem = this.hooks.identityProblem(conn);
@@ -292,64 +341,95 @@ export class ReverseProxy<C extends ProxyConnection> {
     }
     if (this.hooks.draining()) {
       lane.stop('draining');
-      if (item.kind === 'upgrade') req.socket.destroy();
+      if (upgrade) http.socket.destroy();
       done();
       return null;
     }
     const held = this.hooks.held();
     if (held !== null) {
-      this.answerHeld(conn, item, method, path);
+      this.answerHeld(client, req);
       lane.stop('held');
       done();
       return null;
     }
-    if (item.kind === 'upgrade' && !isWebSocketUpgrade(req)) {
-      refuse('upgrade_not_allowed', 400, String(req.headers.upgrade ?? '').slice(0, 100));
-      rawReply(req.socket, 400, 'only WebSocket upgrades are accepted');
-      done();
-      return null;
+    if (req.tooManyHeaders) {
+      return answer(
+        'bad_request',
+        431,
+        'request header fields too large',
+        `more than ${MAX_HEADER_PAIRS} headers`,
+      );
+    }
+    if (upgrade && !isWebSocketUpgrade(req)) {
+      return answer(
+        'upgrade_not_allowed',
+        400,
+        'only WebSocket upgrades are accepted',
+        String(req.facts.upgrade ?? req.method).slice(0, 100),
+      );
+    }
+    // RFC 9112 §3.2: exactly one Host; two could be read differently by the gateway and the upstream.
+    if (req.facts.hostCount > 1 || (!req.http10 && req.facts.hostCount === 0)) {
+      return answer('bad_request', 400, 'bad request: exactly one Host header is required', 'host');
+    }
+    if (unsupportedCoding(req.facts.transferEncoding)) {
+      return answer(
+        'bad_request',
+        501,
+        'transfer coding not implemented',
+        String(req.facts.transferEncoding).slice(0, 100),
+      );
+    }
+    if (req.facts.expect !== undefined && req.facts.expect.trim().toLowerCase() !== '100-continue') {
+      return answer('bad_request', 417, 'expectation failed', req.facts.expect.slice(0, 100));
     }
     const target = upstreamTarget(this.basePath, req.url);
-    if (!target.ok) {
-      refuse('bad_path', 400, target.detail);
-      if (item.kind === 'upgrade') rawReply(req.socket, 400, `bad request path: ${target.detail}`);
-      else localReply(item.res, 400, `bad request path: ${target.detail}`, req);
-      done();
-      return null;
+    if (!target.ok) return answer('bad_path', 400, `bad request path: ${target.detail}`, target.detail);
+    // The gateway's own endpoint, never proxied: access rules are about the upstream's paths.
+    if (target.clientPath === RENEW_PATH) return this.startRenew(client, req, done);
+    if (this.rules.length > 0) {
+      const d = decide(
+        this.rules,
+        { name: conn.identity.cn, groups: conn.identity.groups },
+        method,
+        target.clientPath,
+      );
+      if (!d.allowed) {
+        return answer(
+          'policy_denied',
+          403,
+          `forbidden: ${d.reason}`,
+          d.rule === null ? d.reason : `${d.rule}: ${d.reason}`,
+        );
+      }
     }
 
     const started = performance.now();
-    const ctx: HeaderContext = {
-      identity: conn.identity,
-      remoteAddress: conn.remoteAddress,
-      upstreamHost: this.target.url.host,
-      certDer: () => peerDer(req.socket),
-    };
-    if (item.kind === 'upgrade') {
+    if (upgrade) {
       const tunnel = new Tunnel(
         {
           url: this.target.url,
           path: target.path,
           method,
-          headers: this.policy.upstreamRequestHeaders(req.headers, ctx, 'websocket'),
-          socket: req.socket,
-          head: item.head,
+          headers: this.policy.upstreamRequestHeaders(
+            headersObject(req.rawHeaders),
+            {
+              identity: conn.identity,
+              remoteAddress: conn.remoteAddress,
+              upstreamHost: this.upstreamHost,
+              certDer: () => http.socket.getPeerCertificate().raw,
+              method,
+            },
+            'websocket',
+          ),
+          socket: http.socket,
+          head: req.upgradeHead,
           timeoutMs: this.timeoutMs,
           idleMs: this.idleMs,
         },
         (r) => {
           this.active.delete(tunnel);
-          const rec: RequestRecord = {
-            method,
-            path,
-            status: r.status,
-            bytesIn: 0,
-            bytesOut: 0,
-            ms: Math.round(performance.now() - started),
-            upgrade: true,
-            outcome: r.outcome,
-            ...(r.reason !== undefined ? { reason: r.reason } : {}),
-          };
+          const rec = requestRecord(method, path, started, { ...r, bytesIn: 0, bytesOut: 0 }, true);
           if (r.error !== undefined) this.hooks.upstreamError(conn, { ...rec, error: r.error });
           this.hooks.requestDone(conn, rec);
           done();
@@ -360,35 +440,23 @@ export class ReverseProxy<C extends ProxyConnection> {
       return tunnel;
     }
 
-    const { res } = item;
-    if (this.hooks.draining()) res.shouldKeepAlive = false;
-    const exchange = new UpstreamExchange(
+    const exchange = new Exchange(
       {
         pool: this.pool,
-        method,
-        path: target.path,
-        headers: this.policy.upstreamRequestHeaders(req.headers, ctx, null),
-        req,
-        res,
         policy: this.policy,
+        client: http,
+        req,
+        path: target.path,
+        upstreamHost: this.upstreamHost,
+        identity: this.identityOf(client),
         headersTimeoutMs: this.timeoutMs,
         bodyIdleMs: this.bodyIdleMs,
-        expectContinue: item.expectContinue,
+        close: !req.keepAlive || this.hooks.draining(),
       },
       (r) => {
         this.running.delete(exchange);
         this.active.delete(exchange);
-        const rec: RequestRecord = {
-          method,
-          path,
-          status: r.status,
-          bytesIn: r.bytesIn,
-          bytesOut: r.bytesOut,
-          ms: Math.round(performance.now() - started),
-          upgrade: false,
-          outcome: r.outcome,
-          ...(r.reason !== undefined ? { reason: r.reason } : {}),
-        };
+        const rec = requestRecord(method, path, started, r, false);
         if (
           r.outcome === 'upstream_error' ||
           (r.outcome === 'timeout' && r.reason?.startsWith('client') !== true)
@@ -405,18 +473,49 @@ export class ReverseProxy<C extends ProxyConnection> {
     return exchange;
   }
 
-  private answerHeld(conn: C, item: Item, method: string, path: string): void {
+  private startRenew(client: Client<C>, req: ParsedRequest, done: () => void): Running {
+    const started = performance.now();
+    const endpoint: RenewEndpoint = new RenewEndpoint(
+      client.http,
+      req,
+      (csrDer) => this.hooks.renew(client.conn, csrDer),
+      (r) => {
+        this.active.delete(endpoint);
+        this.hooks.requestDone(client.conn, requestRecord(req.method, RENEW_PATH, started, r, false));
+        done();
+      },
+    );
+    this.active.add(endpoint);
+    endpoint.start();
+    return endpoint;
+  }
+
+  private identityOf(client: Client<C>): string {
+    if (client.policyVersion !== this.policyVersion) {
+      const socket = client.http.socket;
+      client.identity = this.policy.identityLines({
+        identity: client.conn.identity,
+        remoteAddress: client.conn.remoteAddress,
+        upstreamHost: this.upstreamHost,
+        certDer: () => socket.getPeerCertificate().raw,
+      });
+      client.policyVersion = this.policyVersion;
+    }
+    return client.identity;
+  }
+
+  private answerHeld(client: Client<C>, req: ParsedRequest): void {
     const text = 'service unavailable: the gateway cannot write its audit records';
-    if (item.kind === 'upgrade') rawReply(item.req.socket, 503, text);
-    else localReply(item.res, 503, text, item.req, true);
-    this.hooks.requestHeld(conn, {
-      method,
-      path,
+    if (req.hasBody) req.body.discard();
+    client.http.reply(503, text, true, req.http10);
+    this.hooks.requestHeld(client.conn, {
+      method: req.method,
+      path: auditPath(req.url),
       status: 503,
       bytesIn: 0,
       bytesOut: text.length + 1,
       ms: 0,
-      upgrade: item.kind === 'upgrade',
+      upgrade: req.upgrade,
     });
   }
 
@@ -426,32 +525,43 @@ export class ReverseProxy<C extends ProxyConnection> {
   }
 }
 
-/** A short plain-text answer the gateway gives itself; the request body, if any, is discarded. */
-function localReply(
-  res: http.ServerResponse,
-  status: number,
-  text: string,
-  req: http.IncomingMessage,
-  close = false,
-): void {
-  const body = `${text}\n`;
-  req.resume();
-  if (close) res.shouldKeepAlive = false;
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
+/** The audit record of one handled request. */
+function requestRecord(
+  method: string,
+  path: string,
+  started: number,
+  r: {
+    readonly status: number;
+    readonly bytesIn: number;
+    readonly bytesOut: number;
+    readonly outcome: RequestOutcome;
+    readonly reason?: string;
+  },
+  upgrade: boolean,
+): RequestRecord {
+  return {
+    method,
+    path,
+    status: r.status,
+    bytesIn: r.bytesIn,
+    bytesOut: r.bytesOut,
+    ms: Math.round(performance.now() - started),
+    upgrade,
+    outcome: r.outcome,
+    ...(r.reason !== undefined ? { reason: r.reason } : {}),
+  };
 }
 
-const derCache = new WeakMap<Socket, Buffer>();
-
-/** The client's leaf certificate (DER), read once per connection and only when a cert header is on. */
-function peerDer(socket: Socket): Buffer {
-  let der = derCache.get(socket);
-  if (!der) {
-    der = (socket as TLSSocket).getPeerCertificate().raw;
-    derCache.set(socket, der);
+/** Raw header lines as node:http's lowercased object (repeated names joined), for the tunnel. */
+function headersObject(raw: readonly string[]): http.IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    const prev = out[key];
+    if (prev === undefined) out[key] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[key] = key === 'set-cookie' ? [prev, value] : `${prev}, ${value}`;
   }
-  return der;
+  return out;
 }

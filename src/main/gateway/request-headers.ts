@@ -60,6 +60,16 @@ export interface HeaderPolicyOptions {
   readonly clientCertHeader?: boolean;
   /** Also put the URL-encoded PEM into XFCC as `Cert="…"`, as Envoy does (off by default). */
   readonly xfccCert?: boolean;
+  /** Rewrite `Origin: https://<the Host the client used>` to the upstream's own origin. */
+  readonly rewriteOrigin?: boolean;
+  /** The upstream's origin (`http://127.0.0.1:18970`), for rewriteOrigin. */
+  readonly upstreamOrigin?: string;
+  /** Headers the gateway adds (upstream credentials), replacing any value the client sent. */
+  readonly credentials?: readonly {
+    readonly name: string;
+    readonly value: string;
+    readonly methods?: readonly string[];
+  }[];
 }
 
 /** What the gateway knows about the request's connection; `certDer` only when a cert option is on. */
@@ -68,6 +78,8 @@ export interface HeaderContext {
   readonly remoteAddress: string;
   readonly upstreamHost: string;
   readonly certDer?: () => Buffer;
+  /** The request's method, for credentials limited to some methods (object form only). */
+  readonly method?: string;
 }
 
 function namedInConnection(value: string | string[] | undefined): Set<string> | null {
@@ -102,10 +114,13 @@ export function xfccValue(id: ClientIdentity, certPem?: string): string {
 export class HeaderPolicy {
   private readonly names: Set<string>;
   private readonly prefixes: string[];
+  /** Names of the injected credentials (compared as headerKey): whatever the client sent is dropped. */
+  private readonly credentialKeys: Set<string>;
 
   constructor(private readonly opts: HeaderPolicyOptions = {}) {
     this.names = new Set(IDENTITY_HEADER_NAMES);
     this.prefixes = [...IDENTITY_HEADER_PREFIXES];
+    this.credentialKeys = new Set((opts.credentials ?? []).map((c) => headerKey(c.name)));
     for (const extra of opts.stripHeaders ?? []) {
       const k = headerKey(extra.trim());
       if (k.endsWith('*')) this.prefixes.push(k.slice(0, -1));
@@ -137,7 +152,12 @@ export class HeaderPolicy {
       // Expect is answered by the gateway itself (100-continue when the request is dispatched).
       if (value === undefined || key === 'host' || key === 'expect') continue;
       if (isHopByHop(key, named) || this.isIdentityHeader(key)) continue;
-      out[key] = value;
+      if (this.credentialKeys.has(headerKey(key))) continue;
+      out[key] = key === 'origin' && typeof value === 'string' ? this.origin(value, incoming.host) : value;
+    }
+    for (const c of this.opts.credentials ?? []) {
+      if (c.methods === undefined || c.methods.includes(ctx.method ?? 'GET'))
+        out[c.name.toLowerCase()] = c.value;
     }
     if (upgrade !== null) {
       out['connection'] = 'upgrade';
@@ -160,6 +180,92 @@ export class HeaderPolicy {
     return out;
   }
 
+  /**
+   * The upstream request head, built as one string from the client's raw header lines (their
+   * order and spelling kept): hop-by-hop, identity, Host, Expect and framing headers dropped, then
+   * the gateway's own. `identity` is the block from identityLines(), computed once per connection;
+   * `framing` is the body's framing line(s) for the upstream, already terminated.
+   */
+  upstreamHead(
+    method: string,
+    path: string,
+    raw: readonly string[],
+    facts: RequestFacts,
+    upstreamHost: string,
+    identity: string,
+    framing: string,
+  ): string {
+    const named = namedInConnection(facts.connection);
+    let head = `${method} ${path} HTTP/1.1\r\nhost: ${upstreamHost}\r\n`;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i] as string;
+      const key = name.toLowerCase();
+      if (key === 'host' || key === 'expect' || key === 'content-length') continue;
+      if (isHopByHop(key, named) || this.isIdentityHeader(key)) continue;
+      if (this.credentialKeys.size > 0 && this.credentialKeys.has(headerKey(key))) continue;
+      const value = raw[i + 1] as string;
+      head += `${name}: ${key === 'origin' ? this.origin(value, facts.host) : value}\r\n`;
+    }
+    if (facts.host !== undefined) head += `x-forwarded-host: ${facts.host}\r\n`;
+    return head + identity + this.credentialLines(method) + framing + '\r\n';
+  }
+
+  /**
+   * A browser on the gateway's public origin (`https://` + the Host it used) is, to an upstream
+   * with a localhost-Origin CSRF guard, a foreign site; when the operator opts in, it is presented
+   * as the upstream's own origin. Any other Origin passes unchanged, so the guard still refuses
+   * cross-site pages.
+   */
+  private origin(value: string, host: string | undefined): string {
+    if (!this.opts.rewriteOrigin || this.opts.upstreamOrigin === undefined || host === undefined)
+      return value;
+    return value.toLowerCase() === `https://${host.toLowerCase()}` ? this.opts.upstreamOrigin : value;
+  }
+
+  private credentialLines(method: string): string {
+    let lines = '';
+    for (const c of this.opts.credentials ?? []) {
+      if (c.methods === undefined || c.methods.includes(method)) lines += `${c.name}: ${c.value}\r\n`;
+    }
+    return lines;
+  }
+
+  /** The gateway's identity headers for one connection, as header lines (the same for every request). */
+  identityLines(ctx: HeaderContext): string {
+    const der = (this.opts.xfccCert || this.opts.clientCertHeader) && ctx.certDer ? ctx.certDer() : null;
+    // Names and serials are validated at issuance; a CR, LF or NUL would still split the head.
+    const safe = (v: string): string => v.replace(/[\0\r\n]/g, '');
+    const xfcc = xfccValue(ctx.identity, der && this.opts.xfccCert ? pemOf(der) : undefined);
+    let lines =
+      `x-forwarded-for: ${safe(ctx.remoteAddress)}\r\nx-forwarded-proto: https\r\n` +
+      `x-forwarded-client-cert: ${safe(xfcc)}\r\nx-client-cert-serial: ${safe(ctx.identity.serial)}\r\n`;
+    if (der && this.opts.clientCertHeader) lines += `client-cert: :${der.toString('base64')}:\r\n`;
+    return lines;
+  }
+
+  /**
+   * The client's response head from the upstream's raw header lines: hop-by-hop fields dropped
+   * (the gateway frames the body itself), everything else in the upstream's order and spelling.
+   */
+  clientHeadLines(raw: readonly string[]): string {
+    let connection: string | undefined;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if ((raw[i] as string).toLowerCase() === 'connection') {
+        connection =
+          connection === undefined ? (raw[i + 1] as string) : `${connection},${raw[i + 1] as string}`;
+      }
+    }
+    const named = namedInConnection(connection);
+    let lines = '';
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i] as string;
+      const key = name.toLowerCase();
+      if (key === 'content-length' || isHopByHop(key, named)) continue;
+      lines += `${name}: ${raw[i + 1] as string}\r\n`;
+    }
+    return lines;
+  }
+
   /** Response headers from upstream minus hop-by-hop ones (Node re-frames the body itself). */
   clientResponseHeaders(incoming: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
     const named = namedInConnection(incoming.connection);
@@ -171,6 +277,58 @@ export class HeaderPolicy {
     }
     return out;
   }
+}
+
+/** The few fields of a request head the gateway acts on, found in one pass over its raw lines. */
+export interface RequestFacts {
+  readonly host: string | undefined;
+  readonly hostCount: number;
+  readonly contentLength: string | undefined;
+  readonly transferEncoding: string | undefined;
+  readonly expect: string | undefined;
+  readonly upgrade: string | undefined;
+  readonly connection: string | undefined;
+}
+
+export function requestFacts(raw: readonly string[]): RequestFacts {
+  let host: string | undefined;
+  let hostCount = 0;
+  let contentLength: string | undefined;
+  let transferEncoding: string | undefined;
+  let expect: string | undefined;
+  let upgrade: string | undefined;
+  let connection: string | undefined;
+  const join = (prev: string | undefined, v: string): string => (prev === undefined ? v : `${prev}, ${v}`);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    // Most names are none of these: compare lengths before lowercasing.
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'host') {
+          host = raw[i + 1];
+          hostCount++;
+        }
+        break;
+      case 6:
+        if (name.toLowerCase() === 'expect') expect = join(expect, raw[i + 1] as string);
+        break;
+      case 7:
+        if (name.toLowerCase() === 'upgrade') upgrade = join(upgrade, raw[i + 1] as string);
+        break;
+      case 10:
+        if (name.toLowerCase() === 'connection') connection = join(connection, raw[i + 1] as string);
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') contentLength = raw[i + 1];
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') {
+          transferEncoding = join(transferEncoding, raw[i + 1] as string);
+        }
+        break;
+    }
+  }
+  return { host, hostCount, contentLength, transferEncoding, expect, upgrade, connection };
 }
 
 /** Raw response head lines for a socket we write ourselves (upgrade answers), hop-by-hop removed if `close`. */
@@ -187,19 +345,4 @@ export function rawResponseHead(res: http.IncomingMessage, close: boolean): stri
   }
   if (close) lines.push('connection: close');
   return `${lines.join('\r\n')}\r\n\r\n`;
-}
-
-/** undici reports response headers as raw name/value buffers; repeated names become arrays, as in node:http. */
-export function headersFromRaw(raw: Buffer[] | string[] | null): http.IncomingHttpHeaders {
-  const out: Record<string, string | string[]> = {};
-  if (!raw) return out;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString().toLowerCase();
-    const value = raw[i + 1]!.toString();
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = name === 'set-cookie' ? [prev, value] : `${prev}, ${value}`;
-  }
-  return out;
 }

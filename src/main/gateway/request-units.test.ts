@@ -1,18 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { HeaderPolicy, headerKey } from './request-headers';
 import { RequestLane, type LaneStop } from './request-lane';
-import { upstreamTarget } from './request-target';
+import { upstreamTarget } from '../../shared/request-target';
 
-const id = { cn: 'alice', serial: '0a1b', issuer: 'CA', hash: 'ab'.repeat(32), notAfter: 0, notBefore: 0 };
+const id = {
+  cn: 'alice',
+  serial: '0a1b',
+  issuer: 'CA',
+  hash: 'ab'.repeat(32),
+  notAfter: 0,
+  notBefore: 0,
+  groups: [],
+};
 const ctx = { identity: id, remoteAddress: '10.0.0.9', upstreamHost: 'u:1' };
 
 describe('request target (RFC 3986 §5.2.4, issue 8 item 11)', () => {
   it('normalises harmless dot-segments and keeps the query untouched', () => {
-    expect(upstreamTarget('/api', '/a/./b/../c?x=/../y')).toEqual({ ok: true, path: '/api/a/c?x=/../y' });
-    expect(upstreamTarget('/api', '/a/b/..')).toEqual({ ok: true, path: '/api/a/' });
-    expect(upstreamTarget('', '/a/%2e/b')).toEqual({ ok: true, path: '/a/b' });
-    expect(upstreamTarget('', '/file.tar.gz')).toEqual({ ok: true, path: '/file.tar.gz' });
-    expect(upstreamTarget('', '/ids/a%2Fb')).toEqual({ ok: true, path: '/ids/a%2Fb' });
+    expect(upstreamTarget('/api', '/a/./b/../c?x=/../y')).toEqual({
+      ok: true,
+      path: '/api/a/c?x=/../y',
+      clientPath: '/a/c',
+    });
+    expect(upstreamTarget('/api', '/a/b/..')).toMatchObject({ ok: true, path: '/api/a/', clientPath: '/a/' });
+    expect(upstreamTarget('', '/a/%2e/b')).toMatchObject({ ok: true, path: '/a/b' });
+    expect(upstreamTarget('', '/file.tar.gz')).toMatchObject({ ok: true, path: '/file.tar.gz' });
+    expect(upstreamTarget('', '/ids/a%2Fb')).toMatchObject({ ok: true, path: '/ids/a%2Fb' });
   });
 
   it.each([

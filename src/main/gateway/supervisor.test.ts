@@ -15,8 +15,10 @@ import {
   Upstream,
   closed,
 } from './harness.fixture';
+import { BAD_AUDIT_MESSAGES, DONE_LINE, GOOD_ROWS, writeHostileChild } from './hostile-child.fixture';
 import { ForkLauncher, sanitizedEnv } from './launcher';
-import { GatewayStartError, GatewaySupervisor } from './supervisor';
+import type { GatewayAuditEntry, GatewayAuditRow } from './protocol';
+import { GatewayStartError, GatewaySupervisor, type SupervisorLogLine } from './supervisor';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -159,6 +161,41 @@ describe('GatewaySupervisor', () => {
       );
     expect(err?.message).toContain('did not become ready within 500 ms');
     expect(err?.lastLines.join('\n')).toContain('stuck child says hello');
+  });
+
+  it('refuses malformed audit batches from the child as a whole, and keeps running', async () => {
+    const sup = new GatewaySupervisor(new ForkLauncher(writeHostileChild(pki.dir)));
+    const rows: GatewayAuditRow[] = [];
+    const entries: GatewayAuditEntry[] = [];
+    const notes: SupervisorLogLine[] = [];
+    sup.onAuditRows((r) => rows.push(...r));
+    sup.onAudit((e) => entries.push(...e));
+    const done = new Promise<void>((resolve) =>
+      sup.onLog((l) => {
+        notes.push(l);
+        if (l.line === DONE_LINE) resolve();
+      }),
+    );
+    try {
+      await sup.start(Harness.material(ca, server), {
+        ...DEFAULT_GATEWAY_CONFIG,
+        listen: '127.0.0.1:0',
+        upstream: upstream.url,
+      });
+      await done;
+      const refused = notes.filter((l) => l.line.startsWith('malformed audit batch from gateway, refused'));
+      expect(refused).toHaveLength(BAD_AUDIT_MESSAGES.length);
+      expect(sup.state().kind).toBe('running');
+      // Only the good batch came through, checked and in order, with the JSON text that gets hashed.
+      expect(rows.map((r) => [r.time, r.type, r.cn, r.serial, r.details])).toEqual(GOOD_ROWS);
+      for (const r of rows) expect(r.detailsJson).toBe(JSON.stringify(r.details));
+      expect(entries.map((e) => e.actor)).toEqual([
+        { kind: 'client', cn: 'alice', serial: 'AB12CD' },
+        { kind: 'system' },
+      ]);
+    } finally {
+      await sup.stop();
+    }
   });
 
   it('kills connections by id and by serial', async () => {

@@ -4,14 +4,20 @@ import { normalizeSerial } from '../../shared/validation';
 import type { GatewayChild, GatewayLauncher } from './launcher';
 import { checkedUpstream } from './limits';
 import {
+  checkAuditMessage,
   GATEWAY_AUDIT_TYPES,
   gatewayConfigWireSchema,
   gatewayToParentSchema,
+  toAuditEntry,
+  type AuditWireRow,
   type GatewayAuditEntry,
+  type GatewayAuditRow,
   type GatewayOptions,
   type GatewayTlsMaterial,
-  type GatewayToParent,
   type LogLevel,
+  type WireCredentials,
+  type RenewOutcome,
+  type RenewRequest,
 } from './protocol';
 
 /** The built gateway bundle sits next to the supervisor's own bundle in out/main. */
@@ -45,6 +51,8 @@ export interface SupervisorLogLine {
 export interface StartOptions extends GatewayOptions {
   /** The revocation set to start with; defaults to the last one given to updateRevocations(). */
   readonly revokedSerials?: readonly string[];
+  /** Upstream credentials (values in clear) to start with; later changes via updateCredentials(). */
+  readonly credentials?: WireCredentials;
 }
 
 /** start() failed before the gateway ever became ready; carries the child's last log lines. */
@@ -68,6 +76,9 @@ class Signal<T> {
   }
   emit(value: T): void {
     for (const cb of [...this.listeners]) cb(value);
+  }
+  get listened(): boolean {
+    return this.listeners.size > 0;
   }
 }
 
@@ -97,6 +108,8 @@ export class GatewaySupervisor {
   private spec: Spec | undefined;
   private revoked: string[] = [];
   /** Fail-closed audit: why the gateway must take no requests, kept across restarts. */
+  private renewHandler: ((req: { serial: string; csrDer?: Buffer }) => Promise<RenewOutcome>) | null = null;
+  private credentials: WireCredentials = [];
   private holdReason: string | null = null;
   private conns: ConnectionInfo[] = [];
   private lines: string[] = [];
@@ -116,6 +129,7 @@ export class GatewaySupervisor {
   private readonly stateSignal = new Signal<GatewayState>();
   private readonly connSignal = new Signal<ConnectionInfo[]>();
   private readonly auditSignal = new Signal<GatewayAuditEntry[]>();
+  private readonly auditRowSignal = new Signal<GatewayAuditRow[]>();
   private readonly logSignal = new Signal<SupervisorLogLine>();
 
   constructor(
@@ -141,7 +155,11 @@ export class GatewaySupervisor {
   onConnections(cb: Listener<ConnectionInfo[]>): () => void {
     return this.connSignal.on(cb);
   }
-  /** Entries to append to the audit log, in the order the gateway produced them. */
+  /** Records to append to the audit log, checked, in the order the gateway produced them. */
+  onAuditRows(cb: Listener<GatewayAuditRow[]>): () => void {
+    return this.auditRowSignal.on(cb);
+  }
+  /** The same records as entries (built only while someone listens: tests, tools). */
   onAudit(cb: Listener<GatewayAuditEntry[]>): () => void {
     return this.auditSignal.on(cb);
   }
@@ -183,7 +201,8 @@ export class GatewaySupervisor {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const { revokedSerials: _ignored, ...gatewayOptions } = options;
+    const { revokedSerials: _ignored, credentials, ...gatewayOptions } = options;
+    if (credentials) this.credentials = credentials;
     this.spec = { material, config, options: gatewayOptions };
     this.clearTimer('restartTimer');
     this.restartDelay = this.opts.backoff.initialMs;
@@ -256,6 +275,32 @@ export class GatewaySupervisor {
     return { restartNeeded };
   }
 
+  /** Who signs renewals the gateway receives; without one they are answered 503. */
+  onRenew(handler: (req: { serial: string; csrDer?: Buffer }) => Promise<RenewOutcome>): void {
+    this.renewHandler = handler;
+  }
+
+  private onRenewRequest(msg: RenewRequest, child: GatewayChild): void {
+    const reply = (outcome: RenewOutcome): void => child.send({ type: 'renewed', ref: msg.ref, ...outcome });
+    const handler = this.renewHandler;
+    if (!handler) {
+      reply({ ok: false, status: 503, error: 'renewal is not available from this process' });
+      return;
+    }
+    handler({
+      serial: msg.serial,
+      ...(msg.csr !== undefined ? { csrDer: Buffer.from(msg.csr, 'base64') } : {}),
+    }).then(reply, (err: unknown) =>
+      reply({ ok: false, status: 500, error: (err as Error).message.slice(0, 500) }),
+    );
+  }
+
+  /** New upstream credentials for the running gateway (and any restart of it). */
+  updateCredentials(list: WireCredentials): void {
+    this.credentials = list;
+    this.child?.send({ type: 'credentials', list });
+  }
+
   /** Fail-closed audit: with a reason the gateway refuses new connections and answers 503; null lifts it. */
   hold(reason: string | null): void {
     this.holdReason = reason;
@@ -311,6 +356,7 @@ export class GatewaySupervisor {
       revokedSerials: this.revoked,
       config: spec.config,
       options: spec.options,
+      ...(this.credentials.length > 0 ? { credentials: this.credentials } : {}),
     });
     if (this.holdReason !== null) child.send({ type: 'hold', on: true, reason: this.holdReason });
     this.readyTimer = setTimeout(() => {
@@ -322,12 +368,20 @@ export class GatewaySupervisor {
   }
 
   private onMessage(raw: unknown, child: GatewayChild): void {
+    // Audit batches, one record per request, get a hand-written check; the rest stays on zod.
+    if (typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'audit') {
+      const rows = checkAuditMessage(raw);
+      if (typeof rows === 'string')
+        this.note('supervisor', `malformed audit batch from gateway, refused: ${rows}`);
+      else this.emitAudit(rows);
+      return;
+    }
     const parsed = gatewayToParentSchema.safeParse(raw);
     if (!parsed.success) {
       this.note('supervisor', `malformed message from gateway: ${parsed.error.issues[0]?.message ?? ''}`);
       return;
     }
-    const msg: GatewayToParent = parsed.data;
+    const msg = parsed.data;
     switch (msg.type) {
       case 'ready': {
         this.clearTimer('readyTimer');
@@ -346,9 +400,6 @@ export class GatewaySupervisor {
         pending?.resolve({ host: msg.host, port: msg.port });
         return;
       }
-      case 'audit':
-        this.auditSignal.emit(msg.entries);
-        return;
       case 'connections':
         this.conns = msg.list;
         this.connSignal.emit(msg.list);
@@ -363,6 +414,9 @@ export class GatewaySupervisor {
       }
       case 'log':
         this.note(msg.level, msg.line);
+        return;
+      case 'renew':
+        this.onRenewRequest(msg, child);
         return;
       case 'fatal':
         this.failure = msg.message.split('\n')[0] ?? msg.message;
@@ -409,14 +463,15 @@ export class GatewaySupervisor {
     this.restartDelay = Math.min(this.restartDelay * 2, this.opts.backoff.maxMs);
     const restartAt = new Date(Date.now() + delay).toISOString();
     this.setState({ kind: 'crashed', message, lastLines, restartAt });
-    this.auditSignal.emit([
-      {
-        type: GATEWAY_AUDIT_TYPES.crashed,
-        actor: { kind: 'system' },
-        details: { code, signal, message, lastLines, restartInMs: delay },
-        time: new Date().toISOString(),
-      },
-    ]);
+    const crashed: AuditWireRow = [
+      new Date().toISOString(),
+      GATEWAY_AUDIT_TYPES.crashed,
+      null,
+      null,
+      { code, signal, message, lastLines, restartInMs: delay },
+    ];
+    const rows = checkAuditMessage({ rows: [crashed] });
+    if (typeof rows !== 'string') this.emitAudit(rows);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.spawn();
@@ -424,6 +479,11 @@ export class GatewaySupervisor {
   }
 
   // ── helpers ─────────────────────────────────────────────────────────────────
+
+  private emitAudit(rows: GatewayAuditRow[]): void {
+    this.auditRowSignal.emit(rows);
+    if (this.auditSignal.listened) this.auditSignal.emit(rows.map(toAuditEntry));
+  }
 
   private failStart(message: string, lastLines: readonly string[] = this.lastLines()): void {
     const pending = this.pendingStart;

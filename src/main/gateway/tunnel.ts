@@ -4,18 +4,22 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Running } from './request-lane';
 import { rawResponseHead } from './request-headers';
-import type { RequestOutcome } from './upstream-exchange';
+import type { RequestOutcome } from './exchange';
 
 /**
  * Only WebSocket upgrades are tunnelled (issue 8 item 10): an `h2c` upgrade would let raw HTTP/2
  * requests with any headers reach an h2c-capable upstream unaudited. RFC 6455 §4.1: a GET whose
  * Upgrade is exactly the token `websocket`.
  */
-export function isWebSocketUpgrade(req: http.IncomingMessage): boolean {
-  const upgrade = req.headers.upgrade;
+export function isWebSocketUpgrade(req: {
+  readonly method: string;
+  readonly http10: boolean;
+  readonly facts: { readonly upgrade: string | undefined };
+}): boolean {
+  const upgrade = req.facts.upgrade;
   return (
     req.method === 'GET' &&
-    req.httpVersion === '1.1' &&
+    !req.http10 &&
     typeof upgrade === 'string' &&
     upgrade.trim().toLowerCase() === 'websocket'
   );

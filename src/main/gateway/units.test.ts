@@ -4,7 +4,15 @@ import { auditPath, clientResponseHeaders, upstreamRequestHeaders, xfccValue } f
 import { canonicalSerial, RevocationSet } from './verify';
 import { sanitizedEnv } from './launcher';
 
-const id = { cn: 'a"b\\c', serial: '0a1b', issuer: 'CA', hash: 'ab'.repeat(32), notAfter: 0, notBefore: 0 };
+const id = {
+  cn: 'a"b\\c',
+  serial: '0a1b',
+  issuer: 'CA',
+  hash: 'ab'.repeat(32),
+  notAfter: 0,
+  notBefore: 0,
+  groups: [],
+};
 
 describe('proxy headers', () => {
   it('drops hop-by-hop, Connection-named, Proxy-* and client identity headers (any case)', () => {

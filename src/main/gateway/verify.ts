@@ -67,6 +67,8 @@ export interface ClientIdentity {
   readonly notAfter: number;
   /** Epoch ms. */
   readonly notBefore: number;
+  /** The subject's OUs: the groups access rules match (issued with `--group`). */
+  readonly groups: readonly string[];
 }
 
 export type Verdict =
@@ -112,6 +114,11 @@ function firstValue(v: string | string[] | undefined): string {
   return v ?? '';
 }
 
+function allValues(v: string | string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
 function identityOf(cert: PeerCertificate): ClientIdentity {
   return {
     cn: firstValue(cert.subject?.CN as string | string[] | undefined),
@@ -120,6 +127,7 @@ function identityOf(cert: PeerCertificate): ClientIdentity {
     hash: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
     notAfter: Date.parse(cert.valid_to),
     notBefore: Date.parse(cert.valid_from),
+    groups: allValues(cert.subject?.OU as string | string[] | undefined),
   };
 }
 
@@ -223,23 +231,28 @@ export function chainProblem(
   handshakeBytes: number,
   limits: { maxHandshakeBytes: number; maxChainLength: number },
 ): { reason: RefusalReason; detail: string } | null {
-  if (handshakeBytes > limits.maxHandshakeBytes) {
-    return {
-      reason: 'certificate_too_large',
-      detail: `${handshakeBytes} handshake bytes (limit ${limits.maxHandshakeBytes})`,
-    };
-  }
   if (handshakeBytes <= SINGLE_CERT_HANDSHAKE_BYTES) return null;
+  // Bytes read include whatever the client sent right after its Finished in the same read (a
+  // request with a body): they only say "look closer". The verdict comes from the chain itself.
   let length = 0;
+  let bytes = 0;
   let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
   const seen = new Set<DetailedPeerCertificate>();
   // The walk ends at a self-issued certificate (its issuerCertificate is itself).
   while (cert && 'raw' in cert && !seen.has(cert) && length <= limits.maxChainLength) {
     seen.add(cert);
     length++;
+    bytes += cert.raw.length;
     cert = cert.issuerCertificate;
   }
-  if (length > limits.maxChainLength) {
+  const tooLong = length > limits.maxChainLength;
+  if (bytes > limits.maxHandshakeBytes || (tooLong && handshakeBytes > limits.maxHandshakeBytes)) {
+    return {
+      reason: 'certificate_too_large',
+      detail: `${Math.max(bytes, handshakeBytes)} handshake bytes (limit ${limits.maxHandshakeBytes})`,
+    };
+  }
+  if (tooLong) {
     return { reason: 'chain_too_long', detail: `more than ${limits.maxChainLength} certificates` };
   }
   return null;

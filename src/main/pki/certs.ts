@@ -2,22 +2,32 @@
 import { sign } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
+  AccessDescription,
   AttributeTypeAndValue,
   AttributeValue,
+  AuthorityInfoAccessSyntax,
   AuthorityKeyIdentifier,
   BasicConstraints,
   Certificate,
+  CRLDistributionPoints,
+  DistributionPoint,
+  DistributionPointName,
   ExtendedKeyUsage,
   Extension,
   Extensions,
+  GeneralName,
+  id_ad_ocsp,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
+  id_ce_cRLDistributionPoints,
   id_ce_extKeyUsage,
   id_ce_keyUsage,
   id_ce_subjectAltName,
   id_ce_subjectKeyIdentifier,
   id_kp_clientAuth,
+  id_kp_OCSPSigning,
   id_kp_serverAuth,
+  id_pe_authorityInfoAccess,
   KeyIdentifier,
   KeyUsage,
   KeyUsageFlags,
@@ -50,20 +60,39 @@ export interface IssuedCert {
   fingerprintSha256: string;
 }
 
+/** Where relying parties fetch this CA's revocation status: the CRL (DER) and the OCSP responder. */
+export interface DistributionUrls {
+  readonly crl: string;
+  readonly ocsp: string;
+}
+
 export interface SigningCa {
   certPem: string;
   privateKey: CryptoKey;
+  /** When set, leaves it signs name these in their CRL distribution point and AIA (issue 9). */
+  distribution?: DistributionUrls;
 }
 
 const DAY_MS = 86_400_000;
 /** Backdating absorbs small clock differences between the console and relying parties. */
-const CLOCK_SKEW_MS = 60_000;
+export const CLOCK_SKEW_MS = 60_000;
 const OID_COMMON_NAME = '2.5.4.3';
+const OID_ORGANIZATIONAL_UNIT = '2.5.4.11';
 
 /** X.509 validity has whole-second precision; truncating here keeps IssuedCert equal to the cert. */
 const wholeSeconds = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
 
 /** Builds the Name structurally, so any character in `cn` stays inside one CN value. */
+/** CN last (the most specific RDN), each group an OU before it: `CN=alice,OU=agents` in RFC 4514 order. */
+function clientName(cn: string, groups: readonly string[]): Name {
+  if (cn.length === 0) throw new Error('common name must not be empty');
+  const rdn = (type: string, v: string): RelativeDistinguishedName =>
+    new RelativeDistinguishedName([
+      new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: v }) }),
+    ]);
+  return new Name([...groups.map((g) => rdn(OID_ORGANIZATIONAL_UNIT, g)), rdn(OID_COMMON_NAME, cn)]);
+}
+
 function commonNameOnly(cn: string): Name {
   if (cn.length === 0) throw new Error('common name must not be empty');
   const atv = new AttributeTypeAndValue({
@@ -144,6 +173,30 @@ function keyIdExtensions(subjectKeyId: Buffer, authorityKeyId: Buffer): Extensio
   ];
 }
 
+/** RFC 5280 §4.2.1.13 and §4.2.2.1: one CRL URI and one OCSP URI, both non-critical. */
+function distributionExtensions(urls: DistributionUrls | undefined): Extension[] {
+  if (!urls) return [];
+  const uri = (u: string) => new GeneralName({ uniformResourceIdentifier: u });
+  return [
+    extension(
+      id_ce_cRLDistributionPoints,
+      false,
+      new CRLDistributionPoints([
+        new DistributionPoint({
+          distributionPoint: new DistributionPointName({ fullName: [uri(urls.crl)] }),
+        }),
+      ]),
+    ),
+    extension(
+      id_pe_authorityInfoAccess,
+      false,
+      new AuthorityInfoAccessSyntax([
+        new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: uri(urls.ocsp) }),
+      ]),
+    ),
+  ];
+}
+
 export async function createCa(opts: {
   algorithm: Algorithm;
   commonName: string;
@@ -213,6 +266,7 @@ export async function issueServerCert(opts: {
       extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth])),
       extension(id_ce_subjectAltName, false, new SubjectAlternativeName(opts.hosts.map(hostToGeneralName))),
       ...keyIdExtensions(keyId, ca.subjectKeyId),
+      ...distributionExtensions(opts.ca.distribution),
     ],
   });
   return { cert, keys };
@@ -222,7 +276,63 @@ export async function issueClientCert(opts: {
   ca: SigningCa;
   algorithm: Algorithm;
   commonName: string;
+  /** OUs: the groups access rules match. */
+  groups?: readonly string[];
   notAfter: Date;
+  now: Date;
+  serial: string;
+}): Promise<{ cert: IssuedCert; keys: KeyPair }> {
+  const { keys, spkiDer } = await newSubjectKey(opts.algorithm);
+  return { cert: issueClientCertForKey({ ...opts, spkiDer: Buffer.from(spkiDer) }), keys };
+}
+
+/**
+ * A client certificate for a public key the console never held the private half of (a signed CSR).
+ * Only the key is taken from the requester: name, validity and extensions are ours.
+ */
+export function issueClientCertForKey(opts: {
+  ca: SigningCa;
+  spkiDer: Buffer;
+  commonName: string;
+  groups?: readonly string[];
+  notAfter: Date;
+  now: Date;
+  serial: string;
+}): IssuedCert {
+  const ca = parseCertificate(opts.ca.certPem);
+  const spkiDer = new Uint8Array(opts.spkiDer).buffer;
+  const keyId = keyIdOfSpki(AsnConvert.parse(spkiDer, SubjectPublicKeyInfo).subjectPublicKey);
+  return signCertificate({
+    serial: opts.serial,
+    issuer: ca.subject,
+    subject: clientName(opts.commonName, opts.groups ?? []),
+    ...leafValidity(opts.now, opts.notAfter.getTime(), ca.notAfter),
+    spkiDer,
+    signingKey: opts.ca.privateKey,
+    extensions: [
+      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
+      extension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
+      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_clientAuth])),
+      ...keyIdExtensions(keyId, ca.subjectKeyId),
+      ...distributionExtensions(opts.ca.distribution),
+    ],
+  });
+}
+
+/** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): its value is an ASN.1 NULL. */
+const OID_OCSP_NOCHECK = '1.3.6.1.5.5.7.48.1.5';
+const DER_NULL = new Uint8Array([0x05, 0x00]);
+
+/**
+ * A delegated OCSP signing certificate (RFC 6960 §4.2.2.2): the responder signs with its key, so the
+ * CA key stays off the request path. Short-lived and marked nocheck, since nobody could ask an OCSP
+ * responder whether the responder itself is revoked; it carries no CRL or OCSP URL for that reason.
+ */
+export async function issueOcspResponderCert(opts: {
+  ca: SigningCa;
+  algorithm: Algorithm;
+  commonName: string;
+  validityMs: number;
   now: Date;
   serial: string;
 }): Promise<{ cert: IssuedCert; keys: KeyPair }> {
@@ -232,13 +342,14 @@ export async function issueClientCert(opts: {
     serial: opts.serial,
     issuer: ca.subject,
     subject: commonNameOnly(opts.commonName),
-    ...leafValidity(opts.now, opts.notAfter.getTime(), ca.notAfter),
+    ...leafValidity(opts.now, opts.now.getTime() + opts.validityMs, ca.notAfter),
     spkiDer,
     signingKey: opts.ca.privateKey,
     extensions: [
       extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
       extension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
-      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_clientAuth])),
+      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_OCSPSigning])),
+      new Extension({ extnID: OID_OCSP_NOCHECK, critical: false, extnValue: new OctetString(DER_NULL) }),
       ...keyIdExtensions(keyId, ca.subjectKeyId),
     ],
   });

@@ -33,7 +33,8 @@ export interface CrlEntry {
   reason: RevocationReason;
 }
 
-const REASON_CODES: Record<RevocationReason, number> = {
+/** RFC 5280 §5.3.1 CRLReason codes, shared with OCSP (RFC 6960 §4.2.1 uses the same values). */
+export const REASON_CODES: Record<RevocationReason, number> = {
   unspecified: 0,
   keyCompromise: 1,
   affiliationChanged: 3,

@@ -9,8 +9,27 @@ export {
   type KeyPair,
 } from './keys';
 export { randomSerial } from './serial';
-export { createCa, issueClientCert, issueServerCert, type IssuedCert, type SigningCa } from './certs';
+export {
+  createCa,
+  issueClientCert,
+  issueClientCertForKey,
+  issueOcspResponderCert,
+  issueServerCert,
+  type DistributionUrls,
+  type IssuedCert,
+  type SigningCa,
+} from './certs';
 export { certDerToPem, certPemToDer, summarizeCert, type CertSummary } from './info';
 export { buildCrl, crlDerToPem, parseCrlSerials, type CrlEntry } from './crl';
 export { buildPkcs12 } from './pkcs12';
+export {
+  answerOcsp,
+  ocspErrorResponse,
+  ocspIssuer,
+  type OcspCertStatus,
+  type OcspIssuer,
+  type OcspSigner,
+} from './ocsp';
+export { CsrError, MAX_CSR_BYTES, parseCsr, type CheckedCsr } from './csr';
+export { BackupError, MAX_BACKUP_BYTES, readCaBackup, writeCaBackup, type CaBackup } from './pkcs8-backup';
 export { pemToDer } from './pem';

@@ -1,4 +1,11 @@
-import { appendAudit, checkpointDue, type AuditEntryInput, type AuditSigner } from '../audit';
+import {
+  appendPrepared,
+  checkpointDue,
+  prepareEntry,
+  type AuditEntryInput,
+  type AuditSigner,
+  type PreparedEntry,
+} from '../audit';
 import type { StateDb } from '../db';
 import type { AuditRecord } from '../../shared/model';
 
@@ -19,7 +26,7 @@ export interface SinkHealth {
  * that lasts `onHealth` reports the failure so the host can stop taking requests.
  */
 export class AuditSink {
-  private queue: AuditEntryInput[] = [];
+  private queue: PreparedEntry[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private failure: string | null = null;
@@ -39,8 +46,15 @@ export class AuditSink {
       : { ok: false, queued: this.queue.length, message: this.failure };
   }
 
+  /** Throws INVALID_INPUT, queueing none of them, when an entry is not a valid audit entry. */
   push(entries: readonly AuditEntryInput[]): void {
-    for (const e of entries) this.queue.push({ ...e, time: e.time ?? new Date() });
+    const now = new Date();
+    this.pushPrepared(entries.map((e) => prepareEntry(e, now)));
+  }
+
+  /** Entries already reduced to column values (the gateway's checked records). */
+  pushPrepared(entries: readonly PreparedEntry[]): void {
+    for (const e of entries) this.queue.push(e);
     this.schedule(this.failure === null ? this.delayMs : this.retryMs);
   }
 
@@ -68,7 +82,7 @@ export class AuditSink {
       const signer = this.signer();
       records = state.tx(() => {
         const sign = signer !== null && checkpointDue(state.db, new Date(), CHECKPOINT_POLICY);
-        return appendAudit(state.db, batch, sign && signer ? { signer } : {});
+        return appendPrepared(state.db, batch, sign && signer ? { signer } : {});
       });
     } catch (e) {
       // Keep the batch in front of anything that arrived meanwhile: order and every record survive.

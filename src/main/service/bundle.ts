@@ -10,7 +10,8 @@ import { realPathOfFuture } from './export-path';
 export interface BundleTargets {
   readonly dir: string;
   readonly cert: string;
-  readonly key: string;
+  /** Absent when a CSR was signed: the key never left its owner's machine. */
+  readonly key?: string;
   readonly ca: string;
   readonly p12?: string;
 }
@@ -24,6 +25,7 @@ export async function bundleTargets(
   name: string,
   withP12: boolean,
   stateDir: string,
+  withKey = true,
 ): Promise<BundleTargets> {
   const dir = await realPathOfFuture(path.resolve(outDir));
   const state = await realPathOfFuture(path.resolve(stateDir));
@@ -35,7 +37,7 @@ export async function bundleTargets(
   return {
     dir,
     cert: path.join(dir, `${base}.crt`),
-    key: path.join(dir, `${base}.key`),
+    ...(withKey ? { key: path.join(dir, `${base}.key`) } : {}),
     ca: path.join(dir, 'ca.crt'),
     ...(withP12 ? { p12: path.join(dir, `${base}.p12`) } : {}),
   };
@@ -65,7 +67,8 @@ export async function checkBundleTargets(
 
 export interface BundleContent {
   readonly certPem: string;
-  readonly keyDer: Buffer;
+  /** Absent for a signed CSR (no key to ship). */
+  readonly keyDer?: Buffer;
   readonly caCertPem: string;
   /** The password-protected PKCS#12, already built. */
   readonly p12?: Buffer;
@@ -88,11 +91,9 @@ export interface PlannedFile extends StagedFile {
 
 /** Names and contents of the bundle's files, before anything is written (so they can be recorded first). */
 export function planBundle(targets: BundleTargets, content: BundleContent): PlannedFile[] {
-  const files: [string, string | Buffer, number][] = [
-    [targets.key, privateKeyPem(content.keyDer), 0o600],
-    [targets.cert, content.certPem, 0o644],
-    [targets.ca, content.caCertPem, 0o644],
-  ];
+  const files: [string, string | Buffer, number][] = [];
+  if (targets.key && content.keyDer) files.push([targets.key, privateKeyPem(content.keyDer), 0o600]);
+  files.push([targets.cert, content.certPem, 0o644], [targets.ca, content.caCertPem, 0o644]);
   if (targets.p12 && content.p12) files.push([targets.p12, content.p12, 0o600]);
   return files.map(([final, data, mode]) => ({
     staged: path.join(

@@ -1,4 +1,6 @@
+import fs from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { ConsoleError } from '../errors';
 import { appendAudit, type AuditEntryInput, type AuditSigner } from '../audit';
@@ -10,10 +12,14 @@ import {
   exportPrivateKeyPkcs8Der,
   importPrivateKey,
   issueClientCert,
+  issueClientCertForKey,
   issueServerCert,
   randomSerial,
   summarizeCert,
   type Algorithm,
+  type CheckedCsr,
+  type IssuedCert,
+  type SigningCa,
 } from '../pki';
 import { isProcessDead, selfIdentity } from '../store/proc';
 import type { VaultResolver } from './vaults';
@@ -29,9 +35,14 @@ import {
   insertServer,
   readCa,
   readCert,
+  readCertsNamed,
+  groupsOf,
+  markSuperseded,
   readCrlNumber,
   readCurrentServer,
   readGatewayConfig,
+  readDistributionSettings,
+  distributionUrls,
   readMeta,
   readPendingBundles,
   readRevocations,
@@ -50,9 +61,11 @@ import {
   planBundle,
   removeIfOurs,
   stageBundle,
+  type BundleTargets,
 } from './bundle';
 import { caAuditSigner } from './signer';
-import { DAY_MS, type RevocationReason } from '../../shared/validation';
+import { DAY_MS, formatDuration, type RevocationReason } from '../../shared/validation';
+import { DEFAULT_RENEW_MAX_MS } from '../../shared/contract';
 import type { GatewayConfig, IssueResult, RevokeResult, VaultBackend } from '../../shared/model';
 import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
 
@@ -109,7 +122,13 @@ export async function unsealCa(ctx: OpContext): Promise<UnsealedCa> {
   return { meta, certPem: ca.certPem, keyDer, signer: caAuditSigner(keyDer, ca.certPem) };
 }
 
-function requireValidCa(ca: UnsealedCa, now: Date): void {
+/** The CA as a signer of leaves, naming the CRL and OCSP URLs the operator set (issue 9). */
+export function signingCa(state: StateDb, certPem: string, privateKey: CryptoKey): SigningCa {
+  const urls = distributionUrls(state.read(() => readDistributionSettings(state.db)));
+  return { certPem, privateKey, ...(urls ? { distribution: urls } : {}) };
+}
+
+export function requireValidCa(ca: UnsealedCa, now: Date): void {
   const { notAfter } = summarizeCert(ca.certPem);
   if (notAfter.getTime() <= now.getTime()) {
     throw new ConsoleError(
@@ -198,41 +217,107 @@ export interface IssueInput {
   readonly outDir: string;
   readonly p12Password?: string;
   readonly force?: boolean;
+  /** OUs of the certificate: the groups access rules match (src/shared/policy.ts). */
+  readonly groups?: readonly string[];
+  /** Whether its holder may renew it over the gateway (renewal.ts); default true. */
+  readonly renewable?: boolean;
+  /** Maximum total lifetime of its renewal chain from now; default DEFAULT_RENEW_MAX_MS. */
+  readonly renewMaxMs?: number;
+  /**
+   * A new certificate for a name that exists: its files replace that name's bundle without `force`
+   * (when the NAME.crt there is one of the name's), its earlier valid certificates become superseded,
+   * and it takes their groups unless `groups` is given.
+   */
+  readonly reissue?: boolean;
+  /** With `reissue`: revoke the earlier valid certificates (superseded) in the same transaction. */
+  readonly revokePrevious?: boolean;
+}
+
+/** A signed CSR's bundle: the certificate and ca.crt; the key stays where it was made. */
+export interface CsrIssueResult extends Omit<IssueResult, 'files'> {
+  readonly files: { readonly cert: string; readonly ca: string };
 }
 
 export async function issueClient(ctx: OpContext, input: IssueInput): Promise<IssueResult> {
+  const result = await issueBundle(ctx, input);
+  const { key } = result.files;
+  if (key === undefined) throw new ConsoleError('INTERNAL', 'the bundle was written without its key');
+  return { ...result, files: { ...result.files, key } };
+}
+
+/**
+ * Signs the key of a checked PKCS#10 request (parseCsr): the subject is our validated name, the
+ * extensions are ours, and the bundle holds no key and no .p12. Audited like any issuance.
+ */
+export async function issueClientFromCsr(
+  ctx: OpContext,
+  input: Omit<IssueInput, 'p12Password'> & { readonly csr: CheckedCsr },
+): Promise<CsrIssueResult> {
+  const result = await issueBundle(ctx, input);
+  return { ...result, files: { cert: result.files.cert, ca: result.files.ca } };
+}
+
+type BundleResult = Omit<IssueResult, 'files'> & {
+  readonly files: { cert: string; key?: string; ca: string; p12?: string };
+};
+
+async function issueBundle(
+  ctx: OpContext,
+  input: IssueInput & { readonly csr?: CheckedCsr },
+): Promise<BundleResult> {
   const state = ctx.state();
+  const csr = input.csr;
+  if (csr && input.p12Password !== undefined) {
+    throw new ConsoleError(
+      'INVALID_INPUT',
+      'a .p12 needs the private key, which stays with the CSR; drop the p12 password',
+    );
+  }
+  const renewMaxMs = issuancePolicy(input);
+  // A re-issue replaces certificates of a name that exists; the name's groups carry over.
+  const previous =
+    input.reissue === true ? state.read(() => previousOf(state.db, input.name, ctx.now())) : null;
+  const groups = input.groups ?? previous?.groups ?? [];
   const targets = await bundleTargets(
     input.outDir,
     input.name,
     input.p12Password !== undefined,
     ctx.stateDir,
+    csr === undefined,
   );
   const ca = await unsealCa(ctx);
   requireValidCa(ca, ctx.now());
   // Refuse before anything is signed, so a refused issuance changes nothing.
-  await checkBundleTargets(targets, ca.certPem, input.force === true);
+  const overwrite =
+    input.force === true || (previous !== null && (await ownsBundle(state, targets, input.name)));
+  await checkBundleTargets(targets, ca.certPem, overwrite);
+  if (overwrite && input.force !== true) await checkSameCa(targets, ca.certPem);
   await reconcilePending(ctx, ca);
   const caKey = await importPrivateKey(ca.keyDer, ca.meta.algorithm);
 
   // Key generation, signing, the .p12 (PBKDF2) and the bundle files happen before the transaction,
   // so it holds the write lock only for a few inserts.
   const now = ctx.now();
-  const sign = () =>
-    issueClientCert({
-      ca: { certPem: ca.certPem, privateKey: caKey },
-      algorithm: ca.meta.algorithm,
-      commonName: input.name,
-      notAfter: new Date(now.getTime() + input.durationMs),
-      now,
-      serial: randomSerial(),
-    });
+  const common = {
+    ca: signingCa(ctx.state(), ca.certPem, caKey),
+    commonName: input.name,
+    groups,
+    notAfter: new Date(now.getTime() + input.durationMs),
+    now,
+  };
+  // With a CSR only its public key is taken; otherwise a fresh key pair of the CA's algorithm.
+  const sign = async (): Promise<{ cert: IssuedCert; keyDer?: Buffer }> => {
+    if (csr)
+      return { cert: issueClientCertForKey({ ...common, spkiDer: csr.spkiDer, serial: randomSerial() }) };
+    const made = await issueClientCert({ ...common, algorithm: ca.meta.algorithm, serial: randomSerial() });
+    return { cert: made.cert, keyDer: await exportPrivateKeyPkcs8Der(made.keys.privateKey) };
+  };
   let issued = await sign();
   // 16 random bytes practically never collide, but serials must be unique.
   while (state.read(() => certExists(state.db, issued.cert.serial))) issued = await sign();
-  const keyDer = await exportPrivateKeyPkcs8Der(issued.keys.privateKey);
+  const keyDer = issued.keyDer;
   const p12 =
-    input.p12Password === undefined
+    input.p12Password === undefined || keyDer === undefined
       ? undefined
       : await buildPkcs12({
           certPem: issued.cert.certPem,
@@ -244,13 +329,13 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
   const serial = issued.cert.serial;
   const staged = planBundle(targets, {
     certPem: issued.cert.certPem,
-    keyDer,
+    ...(keyDer ? { keyDer } : {}),
     caCertPem: ca.certPem,
     ...(p12 ? { p12 } : {}),
   });
   const files = {
     cert: targets.cert,
-    key: targets.key,
+    ...(targets.key ? { key: targets.key } : {}),
     ca: targets.ca,
     ...(targets.p12 ? { p12: targets.p12 } : {}),
   };
@@ -265,9 +350,14 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
     }),
   );
   let gateway: GatewayConfig;
+  let replaced: { serial: string; revoked: boolean }[] = [];
   try {
     await stageBundle(targets.dir, staged);
     gateway = state.tx(() => {
+      // Read again in the transaction: what another process revoked meanwhile is not revoked twice.
+      const earlier = previous ? previousOf(state.db, input.name, now).active : [];
+      const heads = earlier.filter((c) => c.supersededBy === null);
+      replaced = earlier.map((c) => ({ serial: c.serial, revoked: input.revokePrevious === true }));
       const [record] = appendAudit(
         state.db,
         [
@@ -279,6 +369,14 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
               notAfter: issued.cert.notAfter.toISOString(),
               fingerprintSha256: issued.cert.fingerprintSha256,
               files: Object.values(files),
+              ...(groups.length > 0 ? { groups } : {}),
+              renewal:
+                renewMaxMs === null
+                  ? { renewable: false }
+                  : { renewable: true, until: new Date(now.getTime() + renewMaxMs).toISOString() },
+              ...(previous ? { reissue: { replaced } } : {}),
+              // What the requester asked for is kept for the record; none of it was used.
+              ...(csr ? { csr: { keyType: csr.keyType, requestedSubject: csr.requestedSubject } } : {}),
             },
             { cn: input.name, serial },
           ),
@@ -293,7 +391,17 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
         fingerprintSha256: issued.cert.fingerprintSha256,
         issuedAt: now.toISOString(),
         auditSeq: record?.seq ?? 0,
+        certPem: issued.cert.certPem,
+        groups,
+        renewable: renewMaxMs !== null,
+        renewUntil: renewMaxMs === null ? null : new Date(now.getTime() + renewMaxMs).toISOString(),
+        supersedes: heads.at(-1)?.serial ?? null,
       });
+      // Ones renewed already keep the link to their successor; the heads of their chains end here.
+      for (const c of heads) markSuperseded(state.db, c.serial, serial);
+      if (input.revokePrevious === true && earlier.length > 0) {
+        revokeAllInTx(state.db, ctx, ca, earlier, 'superseded', { supersededBy: serial });
+      }
       markPendingCommitted(state.db, serial);
       return readGatewayConfig(state.db);
     });
@@ -307,7 +415,7 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
     throw e;
   }
   try {
-    await placeBundle(staged, input.force === true);
+    await placeBundle(staged, overwrite);
   } catch (e) {
     // Nobody can use a certificate whose key was never delivered: revoke it, and say so.
     const why = e instanceof Error ? e.message : String(e);
@@ -325,8 +433,89 @@ export async function issueClient(ctx: OpContext, input: IssueInput): Promise<Is
     notAfter: issued.cert.notAfter.toISOString(),
     fingerprintSha256: issued.cert.fingerprintSha256,
     files,
-    curl: curlLine(files, ca.meta.serverHosts[0] ?? '127.0.0.1', gateway.listen),
+    curl: curlLine(
+      // A CSR's key is wherever its owner keeps it; the line names it by the usual file name.
+      { ...files, key: files.key ?? `${path.basename(input.name)}.key` },
+      ca.meta.serverHosts[0] ?? '127.0.0.1',
+      gateway.listen,
+    ),
+    ...(previous ? { replaced } : {}),
   };
+}
+
+/** The chain limit an issuance starts (null: not renewable); refuses options that contradict. */
+function issuancePolicy(input: IssueInput): number | null {
+  if (input.revokePrevious === true && input.reissue !== true) {
+    throw new ConsoleError(
+      'INVALID_INPUT',
+      'revoking the previous certificates goes with a re-issue (--reissue)',
+    );
+  }
+  if (input.renewable === false) {
+    if (input.renewMaxMs !== undefined) {
+      throw new ConsoleError(
+        'INVALID_INPUT',
+        'a certificate that is not renewable has no maximum renewal lifetime (drop --renew-max)',
+      );
+    }
+    return null;
+  }
+  const max = input.renewMaxMs ?? Math.max(DEFAULT_RENEW_MAX_MS, input.durationMs);
+  if (max < input.durationMs) {
+    throw new ConsoleError(
+      'INVALID_INPUT',
+      `the maximum renewal lifetime (${formatDuration(max)}) is shorter than the certificate itself (${formatDuration(input.durationMs)})`,
+    );
+  }
+  return max;
+}
+
+/** A re-issue's name: its groups (of the newest certificate) and its certificates still valid now. */
+function previousOf(
+  db: DatabaseSync,
+  name: string,
+  now: Date,
+): { groups: readonly string[]; active: CertRow[] } {
+  const all = readCertsNamed(db, name);
+  const newest = all.at(-1);
+  if (!newest) {
+    throw new ConsoleError('NOT_FOUND', `no certificate for ${name} was issued; issue it without --reissue`);
+  }
+  const nowMs = now.getTime();
+  return {
+    groups: groupsOf(db, newest),
+    active: all.filter((c) => !c.revocation && Date.parse(c.notAfter) > nowMs),
+  };
+}
+
+/**
+ * Whether the NAME.crt in the folder is one of this name's certificates (a re-issue may replace that
+ * bundle's files without --force); a file of anyone else is never replaced without it.
+ */
+async function ownsBundle(state: StateDb, targets: BundleTargets, name: string): Promise<boolean> {
+  const st = await fs.lstat(targets.cert).catch(() => null);
+  // A certificate is a few KB; anything else there is not a bundle of ours.
+  if (!st?.isFile() || st.size > 64 * 1024) return false;
+  const pem = await fs.readFile(targets.cert, 'utf8').catch(() => null);
+  if (pem === null) return false;
+  let serial: string;
+  try {
+    serial = summarizeCert(pem).serial;
+  } catch {
+    return false;
+  }
+  return state.read(() => readCert(state.db, serial)?.name === name);
+}
+
+/** A re-issue replaces the name's files, but never a ca.crt of another CA in the same folder. */
+async function checkSameCa(targets: BundleTargets, caCertPem: string): Promise<void> {
+  const ca = await fs.readFile(targets.ca, 'utf8').catch(() => null);
+  if (ca !== null && ca !== caCertPem) {
+    throw new ConsoleError(
+      'ALREADY_EXISTS',
+      `refusing to overwrite ${targets.ca}: it is another CA's certificate (use --force)`,
+    );
+  }
 }
 
 /** Revokes a certificate whose bundle never reached its folder, and removes what was staged. */
@@ -421,6 +610,27 @@ function revokeInTx(
   return revokedAt;
 }
 
+/** Several revocations with one CRL (a re-issue revoking what it replaces), in the caller's transaction. */
+function revokeAllInTx(
+  db: DatabaseSync,
+  ctx: OpContext,
+  ca: UnsealedCa,
+  certs: readonly CertRow[],
+  reason: RevocationReason,
+  extra: Record<string, unknown>,
+): void {
+  const now = ctx.now();
+  const revokedAt = new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString();
+  for (const c of certs) {
+    const [record] = appendAudit(db, [
+      audit(ctx, 'client.revoked', { reason, ...extra }, { cn: c.name, serial: c.serial }),
+    ]);
+    insertRevocation(db, { serial: c.serial, revokedAt, reason, auditSeq: record?.seq ?? 0 });
+  }
+  const crl = publishCrl(db, ca, now);
+  appendAudit(db, [audit(ctx, 'crl.published', crl)], { signer: ca.signer });
+}
+
 function alreadyRevoked(entry: CertRow, rev: { revokedAt: string; reason: RevocationReason }): RevokeResult {
   return {
     serial: entry.serial,
@@ -436,47 +646,105 @@ export async function rotateServer(
   input: { days?: number },
 ): Promise<{ serial: string; notAfter: string }> {
   const state = ctx.state();
+  const next = await signServer(ctx, (meta) => ({
+    hosts: meta.serverHosts,
+    days: input.days ?? meta.serverDays,
+  }));
+  return state.tx(() => {
+    const previous = readCurrentServer(state.db);
+    return installServer(state.db, ctx, next, previous.serial, audit);
+  });
+}
+
+/**
+ * The automatic renewal (server-renewal.ts): a new key and certificate with the given hosts and
+ * lifetime, installed only if `replaces` is still the current server certificate when the write
+ * transaction runs, so two processes on one state dir (the app and `serve`) never both renew.
+ * `alsoInTx` runs in that transaction (clearing the failure record). Null when someone else renewed.
+ */
+export async function renewServer(
+  ctx: OpContext,
+  input: {
+    replaces: string;
+    hosts: readonly string[];
+    days: number;
+    alsoInTx?: (db: DatabaseSync) => void;
+  },
+): Promise<{ serial: string; notAfter: string; previousSerial: string } | null> {
+  const state = ctx.state();
+  const next = await signServer(ctx, () => ({ hosts: [...input.hosts], days: input.days }));
+  return state.tx(() => {
+    if (readCurrentServer(state.db).serial !== input.replaces) return null;
+    const result = installServer(state.db, ctx, next, input.replaces, (c, type, details) =>
+      systemAudit(c, type, { ...details, reason: 'auto_renewal' }),
+    );
+    input.alsoInTx?.(state.db);
+    return { ...result, previousSerial: input.replaces };
+  });
+}
+
+interface SignedServer {
+  readonly ca: UnsealedCa;
+  readonly now: Date;
+  readonly hosts: string[];
+  readonly cert: IssuedCert;
+  readonly sealedKey: Buffer;
+}
+
+/** Key generation, signing and sealing happen before the transaction, which then only inserts. */
+async function signServer(
+  ctx: OpContext,
+  choose: (meta: Meta) => { hosts: string[]; days: number },
+): Promise<SignedServer> {
   const ca = await unsealCa(ctx);
   const now = ctx.now();
   requireValidCa(ca, now);
   const caKey = await importPrivateKey(ca.keyDer, ca.meta.algorithm);
-  const days = input.days ?? ca.meta.serverDays;
+  const { hosts, days } = choose(ca.meta);
   const server = await issueServerCert({
-    ca: { certPem: ca.certPem, privateKey: caKey },
+    ca: signingCa(ctx.state(), ca.certPem, caKey),
     algorithm: ca.meta.algorithm,
-    hosts: ca.meta.serverHosts,
+    hosts,
     validityDays: days,
     now,
     serial: randomSerial(),
   });
   const vault = await ctx.vaults.open(ca.meta.vaultBackend);
   const sealedKey = await vault.seal(await exportPrivateKeyPkcs8Der(server.keys.privateKey));
-  return state.tx(() => {
-    const previous = readCurrentServer(state.db);
-    insertServer(
-      state.db,
-      {
-        serial: server.cert.serial,
-        certPem: server.cert.certPem,
-        sealedKey,
-        notAfter: server.cert.notAfter.toISOString(),
-      },
-      now.toISOString(),
-    );
-    appendAudit(
-      state.db,
-      [
-        audit(ctx, 'server.rotated', {
-          serial: server.cert.serial,
-          hosts: ca.meta.serverHosts,
-          notAfter: server.cert.notAfter.toISOString(),
-          previousSerial: previous.serial,
-        }),
-      ],
-      { signer: ca.signer },
-    );
-    return { serial: server.cert.serial, notAfter: server.cert.notAfter.toISOString() };
-  });
+  return { ca, now, hosts, cert: server.cert, sealedKey };
+}
+
+/** Makes the signed certificate the current one, with its audit record (in the caller's transaction). */
+function installServer(
+  db: DatabaseSync,
+  ctx: OpContext,
+  s: SignedServer,
+  previousSerial: string,
+  record: (ctx: OpContext, type: string, details: Record<string, unknown>) => AuditEntryInput,
+): { serial: string; notAfter: string } {
+  insertServer(
+    db,
+    {
+      serial: s.cert.serial,
+      certPem: s.cert.certPem,
+      sealedKey: s.sealedKey,
+      notAfter: s.cert.notAfter.toISOString(),
+    },
+    s.now.toISOString(),
+  );
+  appendAudit(
+    db,
+    [
+      record(ctx, 'server.rotated', {
+        serial: s.cert.serial,
+        hosts: s.hosts,
+        notAfter: s.cert.notAfter.toISOString(),
+        previousSerial,
+      }),
+    ],
+    { signer: s.ca.signer },
+  );
+  return { serial: s.cert.serial, notAfter: s.cert.notAfter.toISOString() };
 }
 
 /**
@@ -498,7 +766,7 @@ export async function refreshCrl(
 }
 
 /** Signs the CRL of every revocation in the table, with the next number, and stores it (in the caller's transaction). */
-function publishCrl(
+export function publishCrl(
   db: DatabaseSync,
   ca: UnsealedCa,
   now: Date,
@@ -524,6 +792,11 @@ function publishCrl(
     der,
   });
   return { crlNumber: String(number), nextUpdate: nextUpdate.toISOString(), entries: entries.length };
+}
+
+/** A record of something the console did by itself (an automatic renewal), not an operator. */
+export function systemAudit(ctx: OpContext, type: string, details: Record<string, unknown>): AuditEntryInput {
+  return { type, actor: { kind: 'system' }, cn: null, serial: null, details, time: ctx.now() };
 }
 
 export function audit(

@@ -1,15 +1,17 @@
-import { ConsoleError } from '../errors';
+import { credentialsStamp, unsealCredentials } from './credentials';
+import { ConsoleError, isConsoleError } from '../errors';
 import {
   ForkLauncher,
   GatewaySupervisor,
   gatewayEntryPath,
-  type GatewayAuditEntry,
+  type GatewayAuditRow,
   type GatewayLauncher,
   type GatewayTlsMaterial,
+  type RenewOutcome,
   type SupervisorOptions,
 } from '../gateway';
 import { privateKeyPem } from '../pki';
-import type { AuditEntryInput } from '../audit';
+import type { PreparedEntry } from '../audit';
 import type { StateDb } from '../db';
 import { AuditSink, type SinkHealth } from './audit-sink';
 import type { UnsealedCa } from './ca-ops';
@@ -37,7 +39,7 @@ export type GatewayHostEvent =
   | { kind: 'state'; state: GatewayState };
 
 /** Saved gateway settings, and those that wait for a restart of the running gateway. */
-export type GatewayConfigured = GatewayConfig & { readonly restartNeeded: readonly 'listen'[] };
+export type { GatewayConfigured } from '../../shared/model';
 
 export interface GatewayHostOptions {
   readonly state: () => StateDb;
@@ -52,6 +54,13 @@ export interface GatewayHostOptions {
   readonly upstreamTimeoutMs?: number;
   /** How often the database is checked for commits of other processes (revocations, rotations). */
   readonly pollMs?: number;
+  /** Sees each batch of the gateway's checked records before they are queued (metrics.ts); must be cheap. */
+  readonly onAuditRows?: (rows: readonly GatewayAuditRow[]) => void;
+  /** Signs a renewal a client asked the gateway for (issue 9); absent: the gateway answers 503. */
+  readonly renewClient?: (req: {
+    serial: string;
+    csrDer?: Buffer;
+  }) => Promise<{ certPem: string; caPem: string }>;
 }
 
 /**
@@ -67,6 +76,7 @@ export class GatewayHost {
   private readonly sink: AuditSink;
   private stoppedWaiters: ((s: GatewayState) => void)[] = [];
   private lastRevocationStamp = '';
+  private lastCredentials = '';
   private lastServerSerial = '';
   /** What start() was told to use over the saved settings (tests, ephemeral ports); kept on reconfigure. */
   private override: Partial<GatewayConfig> = {};
@@ -125,6 +135,8 @@ export class GatewayHost {
     this.failOpen = settings.failOpen;
     this.ca = await this.opts.unsealCa();
     const material = await this.loadTls();
+    this.lastCredentials = credentialsStamp(db);
+    const credentials = await unsealCredentials(db, this.opts.vaults);
     const revoked = db.read(() => revokedSerials(db.db));
     this.lastRevocationStamp = db.read(() => revocationStamp(db.db));
     const supervisor = new GatewaySupervisor(
@@ -138,13 +150,23 @@ export class GatewayHost {
         if (state.kind === 'stopped') this.resolveStopped(state);
       }),
       supervisor.onConnections((list) => this.opts.onEvent({ kind: 'connections', list })),
-      supervisor.onAudit((entries) => this.sink.push(entries.map(toAuditInput))),
+      supervisor.onAuditRows((rows) => {
+        this.opts.onAuditRows?.(rows);
+        this.sink.pushPrepared(rows.map(preparedFromGateway));
+      }),
     ];
+    const renewClient = this.opts.renewClient;
+    if (renewClient) supervisor.onRenew((req) => renewOutcome(renewClient(req)));
     this.lastConfig = JSON.stringify(config);
     this.unwatch = this.watchDb();
     try {
       const addr = await supervisor.start(material, config, {
         revokedSerials: revoked,
+        ...(credentials.length > 0
+          ? {
+              credentials: credentials,
+            }
+          : {}),
         ...(this.opts.upstreamTimeoutMs ? { upstreamTimeoutMs: this.opts.upstreamTimeoutMs } : {}),
       });
       this.sink.push([
@@ -235,6 +257,7 @@ export class GatewayHost {
           config: readGatewayConfig(db.db),
         }));
         if (serial !== this.lastServerSerial) void this.refreshTls().catch(reportStale);
+        if (credentialsStamp(db) !== this.lastCredentials) void this.refreshCredentials().catch(reportStale);
         // Settings saved by another process (the CLI while `serve` runs) apply here too.
         if (JSON.stringify({ ...config, ...this.override }) !== this.lastConfig) this.reconfigure(config);
       } catch (e) {
@@ -243,6 +266,15 @@ export class GatewayHost {
     }, this.opts.pollMs ?? 100);
     timer.unref();
     return () => clearInterval(timer);
+  }
+
+  /** Upstream credentials set or removed by any process reach the running gateway (values only over IPC). */
+  private async refreshCredentials(): Promise<void> {
+    const db = this.opts.state();
+    const stamp = credentialsStamp(db);
+    const list = await unsealCredentials(db, this.opts.vaults);
+    this.lastCredentials = stamp;
+    this.supervisor?.updateCredentials(list);
   }
 
   private async loadTls(): Promise<GatewayTlsMaterial> {
@@ -288,6 +320,27 @@ export class GatewayHost {
   }
 }
 
+/** A renewal's answer for the client: the certificate, or an HTTP status and one line saying why. */
+async function renewOutcome(p: Promise<{ certPem: string; caPem: string }>): Promise<RenewOutcome> {
+  try {
+    const r = await p;
+    return { ok: true, certPem: r.certPem, caPem: r.caPem };
+  } catch (e) {
+    const code = isConsoleError(e) ? e.code : 'INTERNAL';
+    const status: Record<string, number> = {
+      INVALID_INPUT: 400,
+      FORBIDDEN: 403,
+      NOT_FOUND: 403,
+      RATE_LIMITED: 429,
+      CA_EXPIRED: 503,
+      VAULT_LOCKED: 503,
+      IO: 503,
+    };
+    const message = isConsoleError(e) ? e.message : 'renewal failed';
+    return { ok: false, status: status[code] ?? 500, error: message.split('\n')[0]!.slice(0, 500) };
+  }
+}
+
 function reportStale(e: unknown): void {
   // A store we cannot read must not stop a running gateway; the message says why it is stale.
   process.stderr.write(
@@ -295,14 +348,21 @@ function reportStale(e: unknown): void {
   );
 }
 
-function toAuditInput(e: GatewayAuditEntry): AuditEntryInput {
-  const time = e.time ? new Date(e.time) : undefined;
+/**
+ * A gateway record as audit columns, without a Date or a JSON round trip: the supervisor checked
+ * the row (time canonical ISO, type gateway.…, actor, details and their JSON text). The client is
+ * both the actor and the certificate the record is about.
+ */
+export function preparedFromGateway(r: GatewayAuditRow): PreparedEntry {
   return {
-    type: e.type,
-    actor: e.actor,
-    cn: e.actor.kind === 'client' ? e.actor.cn : null,
-    serial: e.actor.kind === 'client' ? e.actor.serial : null,
-    details: e.details,
-    ...(time && !Number.isNaN(time.getTime()) ? { time } : {}),
+    time: r.time,
+    type: r.type,
+    actor_kind: r.cn === null ? 'system' : 'client',
+    actor: r.cn ?? '',
+    actor_serial: r.serial,
+    cn: r.cn,
+    serial: r.serial === null ? null : r.serial.toLowerCase(),
+    details: r.detailsJson,
+    parsed: r.details,
   };
 }

@@ -1,3 +1,4 @@
+import type { DatabaseSync } from 'node:sqlite';
 import { summarizeCert } from '../pki';
 import type { StateDb } from '../db';
 import {
@@ -9,7 +10,9 @@ import {
   readGatewayConfig,
   readMeta,
 } from './state';
+import { liveMcpServers } from './mcp-servers';
 import { DAY_MS } from '../../shared/validation';
+import { renewalDueAt, renewalState } from '../../shared/renewal';
 import type {
   CaInfo,
   ClientCounts,
@@ -17,6 +20,7 @@ import type {
   GatewayConfig,
   GatewayState,
   ServerCertInfo,
+  ServerRenewalFailure,
   StatusInfo,
   VaultBackend,
 } from '../../shared/model';
@@ -38,14 +42,22 @@ export function listClients(state: StateDb, now: Date): ClientRecord[] {
         notBefore: c.notBefore,
         notAfter: c.notAfter,
         fingerprintSha256: c.fingerprintSha256,
+        ...(c.supersedes !== null ? { supersedes: c.supersedes } : {}),
+        ...(c.supersededBy !== null ? { supersededBy: c.supersededBy } : {}),
+        ...(c.groups !== null ? { groups: c.groups } : {}),
+        renewable: c.renewable,
+        ...(c.renewUntil !== null ? { renewUntil: c.renewUntil } : {}),
       };
-      if (c.revocation) return { ...base, status: 'revoked', ...c.revocation };
-      return { ...base, status: Date.parse(c.notAfter) <= nowMs ? 'expired' : 'active' };
+      if (c.revocation) return { ...base, status: 'revoked', renewal: null, ...c.revocation };
+      if (Date.parse(c.notAfter) <= nowMs) return { ...base, status: 'expired', renewal: 'expired' };
+      // Still valid, but its successor is the one to watch (and to renew).
+      if (c.supersededBy !== null) return { ...base, status: 'superseded', renewal: null };
+      return { ...base, status: 'active', renewal: renewalState(c, nowMs) };
     });
 }
 
 export function countClients(clients: readonly ClientRecord[]): ClientCounts {
-  const counts = { active: 0, expired: 0, revoked: 0, total: clients.length };
+  const counts = { active: 0, superseded: 0, expired: 0, revoked: 0, total: clients.length };
   for (const c of clients) counts[c.status] += 1;
   return counts;
 }
@@ -55,6 +67,8 @@ export interface StatusExtras {
   readonly vault: { backend: VaultBackend | null; note?: string };
   readonly needsPassphrase: boolean;
   readonly auditWrites: StatusInfo['auditWrites'];
+  /** The server renewal failure to show, read in the status snapshot (server-renewal.ts). */
+  readonly renewalFailure?: (db: DatabaseSync) => ServerRenewalFailure | null;
 }
 
 export function uninitializedStatus(
@@ -67,7 +81,8 @@ export function uninitializedStatus(
     stateDir,
     ca: null,
     server: null,
-    clients: { active: 0, expired: 0, revoked: 0, total: 0 },
+    serverRenewalFailure: null,
+    clients: { active: 0, superseded: 0, expired: 0, revoked: 0, total: 0 },
     crl: null,
     gateway: { config: gatewayConfig, state: extras.gatewayState },
     vault: extras.vault,
@@ -83,6 +98,8 @@ export function readStatus(state: StateDb, stateDir: string, now: Date, extras: 
     gateway: readGatewayConfig(state.db),
     crl: readCrl(state.db),
     failOpen: readAuditSettings(state.db).failOpen,
+    mcpServers: liveMcpServers(state.db),
+    renewalFailure: extras.renewalFailure?.(state.db) ?? null,
   }));
   const caSummary = summarizeCert(snap.caPem);
   const ca: CaInfo = {
@@ -93,6 +110,7 @@ export function readStatus(state: StateDb, stateDir: string, now: Date, extras: 
     notAfter: caSummary.notAfter.toISOString(),
     daysLeft: daysLeft(caSummary.notAfter, now),
     fingerprintSha256: caSummary.fingerprintSha256,
+    renewal: renewalState(caSummary, now),
   };
   const serverSummary = summarizeCert(snap.serverPem);
   const server: ServerCertInfo = {
@@ -103,6 +121,8 @@ export function readStatus(state: StateDb, stateDir: string, now: Date, extras: 
     notAfter: serverSummary.notAfter.toISOString(),
     daysLeft: daysLeft(serverSummary.notAfter, now),
     fingerprintSha256: serverSummary.fingerprintSha256,
+    renewal: renewalState(serverSummary, now),
+    renewalDueAt: new Date(renewalDueAt(serverSummary)).toISOString(),
   };
   const nextUpdate = new Date(snap.crl.nextUpdate);
   return {
@@ -110,6 +130,7 @@ export function readStatus(state: StateDb, stateDir: string, now: Date, extras: 
     stateDir,
     ca,
     server,
+    serverRenewalFailure: snap.renewalFailure,
     clients: countClients(listClients(state, now)),
     crl: {
       crlNumber: String(snap.crl.number),
@@ -124,5 +145,6 @@ export function readStatus(state: StateDb, stateDir: string, now: Date, extras: 
     },
     // The setting comes from the database: this process may not be the one running the gateway.
     auditWrites: { ...extras.auditWrites, failOpen: snap.failOpen },
+    mcpServers: snap.mcpServers,
   };
 }

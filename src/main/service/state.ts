@@ -1,7 +1,14 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { z } from 'zod';
 import { ConsoleError } from '../errors';
-import { ALGORITHMS, REVOCATION_REASONS, type RevocationReason } from '../../shared/validation';
+import { auditRecordAt } from '../audit';
+import {
+  ALGORITHMS,
+  listenAddressSchema,
+  REVOCATION_REASONS,
+  type RevocationReason,
+} from '../../shared/validation';
+import type { DistributionUrls } from '../pki';
 import { DEFAULT_GATEWAY_CONFIG, type GatewayConfig } from '../../shared/model';
 import { gatewaySettingsSchema } from '../../shared/contract';
 
@@ -125,9 +132,15 @@ const certRow = z.object({
   fingerprint_sha256: hex,
   issued_at: isoDate,
   audit_seq: z.number().int(),
+  groups: z.string().nullable(),
+  renewable: z.union([z.literal(0), z.literal(1)]),
+  renew_until: isoDate.nullable(),
+  supersedes: hex.nullable(),
+  superseded_by: hex.nullable(),
   revoked_at: isoDate.nullable(),
   reason: z.enum(REVOCATION_REASONS).nullable(),
 });
+const groupsJson = z.array(z.string());
 
 export interface CertRow {
   readonly serial: string;
@@ -137,11 +150,22 @@ export interface CertRow {
   readonly fingerprintSha256: string;
   readonly issuedAt: string;
   readonly auditSeq: number;
+  /** Its OUs; null for a row from before schema v2 (its issuance record has them). */
+  readonly groups: readonly string[] | null;
+  /** The renewal policy set at issuance (issue 9). */
+  readonly renewable: boolean;
+  /** Where its renewal chain ends (first issuance + the maximum total lifetime); null before v2. */
+  readonly renewUntil: string | null;
+  /** The certificate this one renewed or re-issued. */
+  readonly supersedes: string | null;
+  /** The certificate that renewed or re-issued this one: it stays valid, but is not renewed again. */
+  readonly supersededBy: string | null;
   readonly revocation: { readonly revokedAt: string; readonly reason: RevocationReason } | null;
 }
 
 const CERT_SELECT = `SELECT c.serial, c.name, c.not_before, c.not_after, c.fingerprint_sha256, c.issued_at,
-  c.audit_seq, r.revoked_at, r.reason FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial`;
+  c.audit_seq, c.groups, c.renewable, c.renew_until, c.supersedes, c.superseded_by, r.revoked_at, r.reason
+  FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial`;
 
 function toCert(row: unknown): CertRow {
   const r = parseRow('certificates', certRow, row);
@@ -153,8 +177,21 @@ function toCert(row: unknown): CertRow {
     fingerprintSha256: r.fingerprint_sha256,
     issuedAt: r.issued_at,
     auditSeq: r.audit_seq,
+    groups: r.groups === null ? null : parseRow('certificates', groupsJson, parseJson(r.groups)),
+    renewable: r.renewable === 1,
+    renewUntil: r.renew_until,
+    supersedes: r.supersedes,
+    supersededBy: r.superseded_by,
     revocation: r.revoked_at && r.reason ? { revokedAt: r.revoked_at, reason: r.reason } : null,
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // fails the schema, which names the table
+  }
 }
 
 export function readCert(db: DatabaseSync, serial: string): CertRow | null {
@@ -177,6 +214,11 @@ export function readCerts(db: DatabaseSync): CertRow[] {
         fingerprintSha256: bulkHex('certificates', r, 'fingerprint_sha256'),
         issuedAt: bulkIso('certificates', r, 'issued_at'),
         auditSeq: bulkInt('certificates', r, 'audit_seq'),
+        groups: r['groups'] === null ? null : bulkGroups('certificates', r, 'groups'),
+        renewable: bulkFlag('certificates', r, 'renewable'),
+        renewUntil: r['renew_until'] === null ? null : bulkIso('certificates', r, 'renew_until'),
+        supersedes: r['supersedes'] === null ? null : bulkHex('certificates', r, 'supersedes'),
+        supersededBy: r['superseded_by'] === null ? null : bulkHex('certificates', r, 'superseded_by'),
         revocation:
           revokedAt === null ? null : { revokedAt, reason: bulkReason('certificates', r, 'reason') },
       };
@@ -217,16 +259,95 @@ function bulkInt(table: string, r: Record<string, unknown>, column: string): num
   if (typeof v !== 'number' || !Number.isInteger(v)) throw corruptColumn(table, column);
   return v;
 }
+function bulkFlag(table: string, r: Record<string, unknown>, column: string): boolean {
+  const v = r[column];
+  if (v !== 0 && v !== 1) throw corruptColumn(table, column);
+  return v === 1;
+}
+function bulkGroups(table: string, r: Record<string, unknown>, column: string): string[] {
+  const v = parseJson(bulkText(table, r, column));
+  if (!Array.isArray(v) || !v.every((g) => typeof g === 'string')) throw corruptColumn(table, column);
+  return v as string[];
+}
 function bulkReason(table: string, r: Record<string, unknown>, column: string): RevocationReason {
   const v = bulkText(table, r, column);
   if (!REASONS.has(v)) throw corruptColumn(table, column);
   return v as RevocationReason;
 }
 
-export function insertCert(db: DatabaseSync, c: Omit<CertRow, 'revocation'>): void {
+export function insertCert(
+  db: DatabaseSync,
+  c: Omit<CertRow, 'revocation' | 'supersededBy' | 'groups'> & {
+    readonly groups: readonly string[];
+    readonly certPem: string;
+  },
+): void {
   db.prepare(
-    'INSERT INTO certificates (serial, name, not_before, not_after, fingerprint_sha256, issued_at, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  ).run(c.serial, c.name, c.notBefore, c.notAfter, c.fingerprintSha256, c.issuedAt, c.auditSeq);
+    `INSERT INTO certificates (serial, name, not_before, not_after, fingerprint_sha256, issued_at, audit_seq,
+       cert_pem, groups, renewable, renew_until, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    c.serial,
+    c.name,
+    c.notBefore,
+    c.notAfter,
+    c.fingerprintSha256,
+    c.issuedAt,
+    c.auditSeq,
+    c.certPem,
+    JSON.stringify(c.groups),
+    c.renewable ? 1 : 0,
+    c.renewUntil,
+    c.supersedes,
+  );
+}
+
+/** The certificate as issued; null for a row from before schema v2, which did not keep it. */
+export function readCertPem(db: DatabaseSync, serial: string): string | null {
+  const row = db.prepare('SELECT cert_pem FROM certificates WHERE serial = ?').get(serial) as
+    { cert_pem?: unknown } | undefined;
+  const pem = row?.cert_pem;
+  if (pem === undefined || pem === null) return null;
+  if (typeof pem !== 'string' || !pem.includes('BEGIN CERTIFICATE')) {
+    throw corruptColumn('certificates', 'cert_pem');
+  }
+  return pem;
+}
+
+/** Marks `serial` as renewed or re-issued by `by` (in the caller's transaction). */
+export function markSuperseded(db: DatabaseSync, serial: string, by: string): void {
+  db.prepare('UPDATE certificates SET superseded_by = ? WHERE serial = ?').run(by, serial);
+}
+
+/**
+ * A certificate's groups. A row from before schema v2 has them only in its issuance record; when
+ * that record was archived they are unknown, and none is the safe answer (rules only allow).
+ */
+export function groupsOf(db: DatabaseSync, cert: CertRow): readonly string[] {
+  if (cert.groups !== null) return cert.groups;
+  const record = auditRecordAt(db, cert.auditSeq);
+  if (record?.type !== 'client.issued' || record.serial !== cert.serial) return [];
+  const groups = groupsJson.safeParse(record.details['groups']);
+  return groups.success ? groups.data : [];
+}
+
+/** The certificates of a name, oldest first (re-issue looks for the ones it replaces). */
+export function readCertsNamed(db: DatabaseSync, name: string): CertRow[] {
+  return db.prepare(`${CERT_SELECT} WHERE c.name = ? ORDER BY c.issued_at, c.serial`).all(name).map(toCert);
+}
+
+/** What an OCSP answer needs to know about a serial: one of our clients (and its revocation), our server, or neither. */
+export type SerialStatus =
+  | { readonly kind: 'client'; readonly revocation: CertRow['revocation'] }
+  | { readonly kind: 'server' }
+  | null;
+
+/** Primary-key lookups only, so it is cheap enough to run for every OCSP request (issue 9). */
+export function readSerialStatus(db: DatabaseSync, serial: string): SerialStatus {
+  const cert = readCert(db, serial);
+  if (cert) return { kind: 'client', revocation: cert.revocation };
+  return db.prepare('SELECT 1 FROM server_certs WHERE serial = ?').get(serial) === undefined
+    ? null
+    : { kind: 'server' };
 }
 
 export function certExists(db: DatabaseSync, serial: string): boolean {
@@ -316,7 +437,7 @@ export function writeCrl(db: DatabaseSync, c: CrlRow): void {
   ).run(c.number, c.thisUpdate, c.nextUpdate, c.entries, c.der);
 }
 
-function readSetting(db: DatabaseSync, key: string): unknown {
+export function readSetting(db: DatabaseSync, key: string): unknown {
   const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
     { value?: unknown } | undefined;
   if (row === undefined || typeof row.value !== 'string') return undefined;
@@ -354,6 +475,64 @@ export function readAuditSettings(db: DatabaseSync): AuditSettings {
   const stored = readSetting(db, 'audit');
   if (stored === undefined) return DEFAULT_AUDIT_SETTINGS;
   return { ...DEFAULT_AUDIT_SETTINGS, ...parseRow('settings', auditSettingsSchema.partial(), stored) };
+}
+
+/** The listener's address when the operator names a distribution URL but no address: loopback, as the gateway's. */
+export const DEFAULT_DISTRIBUTION_LISTEN = '127.0.0.1:19822';
+
+/**
+ * The base URL written into issued certificates: `<url>/crl` and `<url>/ocsp`. Plain http, as RFC 5280
+ * §4.2.1.13 and RFC 6960 Appendix A expect (and nginx's ssl_ocsp only speaks http); normalised to
+ * ASCII without a trailing slash, so it goes into an IA5String as is.
+ */
+export const distributionUrlSchema = z
+  .string()
+  .max(200, 'distribution URL: at most 200 characters')
+  .transform((text, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(text.trim());
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a URL (e.g. http://127.0.0.1:19822)` });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'http:') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'the distribution URL must be http:// (CRL and OCSP clients fetch over plain HTTP)',
+      });
+      return z.NEVER;
+    }
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+      ctx.addIssue({ code: 'custom', message: 'the distribution URL takes no user, query or fragment' });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, '');
+  });
+
+export const distributionSettingsSchema = z
+  .object({
+    /** Base URL named in newly issued certificates; null: none. */
+    url: distributionUrlSchema.nullable(),
+    /** Where this console's plain-HTTP listener serves the CRL and OCSP, beside the gateway; null: not at all. */
+    listen: listenAddressSchema.nullable(),
+  })
+  .strict();
+export type DistributionSettings = z.infer<typeof distributionSettingsSchema>;
+export const DEFAULT_DISTRIBUTION_SETTINGS: DistributionSettings = { url: null, listen: null };
+
+export function readDistributionSettings(db: DatabaseSync): DistributionSettings {
+  const stored = readSetting(db, 'distribution');
+  if (stored === undefined) return DEFAULT_DISTRIBUTION_SETTINGS;
+  return {
+    ...DEFAULT_DISTRIBUTION_SETTINGS,
+    ...parseRow('settings', distributionSettingsSchema.partial(), stored),
+  };
+}
+
+/** The URLs a certificate names, when the operator set a base URL. */
+export function distributionUrls(settings: DistributionSettings): DistributionUrls | undefined {
+  return settings.url === null ? undefined : { crl: `${settings.url}/crl`, ocsp: `${settings.url}/ocsp` };
 }
 
 const pendingRow = z.object({

@@ -1,17 +1,34 @@
-import { countdownLevel, countdownText } from '../lib/countdown';
+import { renewalState } from '../../../shared/renewal';
+import { countdownText, levelOf } from '../lib/countdown';
 
 interface CountdownProps {
+  readonly notBefore: string;
   readonly notAfter: string;
   readonly days: number;
   readonly now: number;
   readonly testId?: string;
 }
 
-/** Days-left badge: neutral above 30 days, amber at 30 or fewer, red at 7 or fewer. */
-export function Countdown({ notAfter, days, now, testId }: CountdownProps) {
-  const level = countdownLevel(days);
+const TITLES = {
+  ok: 'renewal not due yet',
+  due: 'renewal due: 2/3 of its lifetime has passed',
+  overdue: 'renewal overdue: 90 % of its lifetime has passed',
+  expired: 'expired',
+} as const;
+
+/** Time-left badge, coloured by the lifetime rule (src/shared/renewal.ts): amber when due, red when overdue. */
+export function Countdown({ notBefore, notAfter, days, now, testId }: CountdownProps) {
+  const renewal = renewalState({ notBefore, notAfter }, now);
+  const level = levelOf(renewal);
   return (
-    <span className={`countdown countdown-${level}`} data-testid={testId} data-days={days} data-level={level}>
+    <span
+      className={`countdown countdown-${level}`}
+      data-testid={testId}
+      data-days={days}
+      data-level={level}
+      data-renewal={renewal}
+      title={TITLES[renewal]}
+    >
       {countdownText(notAfter, now, days)}
     </span>
   );

@@ -187,6 +187,7 @@ export const KNOWN_AUDIT_TYPES: readonly string[] = [
   'ca.initialized',
   'server.issued',
   'server.rotated',
+  'server.renewal.failed',
   'client.issued',
   'client.revoked',
   'crl.published',

@@ -1,18 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { countdownLevel, countdownText, daysUntil } from './countdown';
+import { countdownLevel, countdownText, daysUntil, levelOf } from './countdown';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const iso = (t: number) => new Date(t).toISOString();
 
-describe('countdownLevel', () => {
-  it('is ok above 30 days, amber at 30 and below, red at 7 and below', () => {
-    expect(countdownLevel(3650)).toBe('ok');
-    expect(countdownLevel(31)).toBe('ok');
-    expect(countdownLevel(30)).toBe('warn');
-    expect(countdownLevel(8)).toBe('warn');
-    expect(countdownLevel(7)).toBe('danger');
-    expect(countdownLevel(0)).toBe('danger');
-    expect(countdownLevel(-5)).toBe('danger');
+describe('countdownLevel: relative to the certificate’s lifetime (src/shared/renewal.ts)', () => {
+  it('keeps a fresh 24-hour certificate neutral, amber at 17 h, red in its last 10 %', () => {
+    const day = { notBefore: iso(NOW), notAfter: iso(NOW + DAY) };
+    expect(countdownLevel(day, NOW)).toBe('ok');
+    expect(countdownLevel(day, NOW + 17 * HOUR)).toBe('warn');
+    expect(countdownLevel(day, NOW + 22 * HOUR)).toBe('danger');
+    expect(countdownLevel(day, NOW + 25 * HOUR)).toBe('danger');
+  });
+  it('a 90-day certificate is neutral with 31 days left, amber at 30, red 2 days before expiry', () => {
+    const c = { notBefore: iso(NOW), notAfter: iso(NOW + 90 * DAY) };
+    expect(countdownLevel(c, NOW + 59 * DAY)).toBe('ok');
+    expect(countdownLevel(c, NOW + 60 * DAY)).toBe('warn');
+    expect(countdownLevel(c, NOW + 88 * DAY)).toBe('danger');
+  });
+  it('a 10-year CA with a year and a half left is amber, not red', () => {
+    const ca = { notBefore: iso(NOW), notAfter: iso(NOW + 3650 * DAY) };
+    expect(countdownLevel(ca, NOW + 365 * DAY)).toBe('ok');
+    expect(countdownLevel(ca, NOW + 3100 * DAY)).toBe('warn');
+    expect(countdownLevel(ca, NOW + 3300 * DAY)).toBe('danger');
+  });
+  it('maps every renewal state to a colour', () => {
+    expect(['ok', 'due', 'overdue', 'expired'].map((s) => levelOf(s as never))).toEqual([
+      'ok',
+      'warn',
+      'danger',
+      'danger',
+    ]);
   });
 });
 

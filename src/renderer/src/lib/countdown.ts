@@ -1,15 +1,31 @@
 import { DAY_MS, HOUR_MS } from '../../../shared/validation';
+import { renewalState, type RenewalState, type Validity } from '../../../shared/renewal';
 
-/** Colour band of a countdown: amber at 30 days or fewer, red at 7 or fewer (and once expired). */
+/**
+ * Colour band of a countdown, from the lifetime rule shared with main (src/shared/renewal.ts):
+ * neutral while renewal is not due, amber once 2/3 of the lifetime has passed, red at 90 % (or in the
+ * last day of a long-lived certificate) and once expired. A 24-hour certificate at birth is not red.
+ */
 export type CountdownLevel = 'ok' | 'warn' | 'danger';
 
-export const WARN_DAYS = 30;
-export const DANGER_DAYS = 7;
+export function levelOf(state: RenewalState): CountdownLevel {
+  switch (state) {
+    case 'ok':
+      return 'ok';
+    case 'due':
+      return 'warn';
+    case 'overdue':
+    case 'expired':
+      return 'danger';
+    default: {
+      const never: never = state;
+      return never;
+    }
+  }
+}
 
-export function countdownLevel(days: number): CountdownLevel {
-  if (days <= DANGER_DAYS) return 'danger';
-  if (days <= WARN_DAYS) return 'warn';
-  return 'ok';
+export function countdownLevel(cert: Validity, now: number): CountdownLevel {
+  return levelOf(renewalState(cert, now));
 }
 
 /** Whole days left until `notAfter` (floor; negative once expired). */

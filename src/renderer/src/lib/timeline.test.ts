@@ -11,7 +11,10 @@ describe('timelineModel', () => {
     ca: { notBefore: iso(now - 365 * DAY), notAfter: iso(now + 9 * 365 * DAY) },
     server: { notBefore: iso(now - 10 * DAY), notAfter: iso(now + 80 * DAY) },
     clients: [
-      { serial: 'a', name: 'alice', notBefore: iso(now - DAY), notAfter: iso(now + 5 * DAY) },
+      // 40 of 42 days gone: overdue. A fresh 24-hour certificate is not an emergency.
+      { serial: 'a', name: 'alice', notBefore: iso(now - 40 * DAY), notAfter: iso(now + 2 * DAY) },
+      { serial: 'd', name: 'dave', notBefore: iso(now - DAY / 24), notAfter: iso(now + DAY) },
+      { serial: 'c', name: 'carol', notBefore: iso(now - 20 * DAY), notAfter: iso(now + 7 * DAY) },
       { serial: 'b', name: 'bob', notBefore: iso(now - DAY), notAfter: iso(now + 60 * DAY) },
     ],
   });
@@ -29,9 +32,8 @@ describe('timelineModel', () => {
     expect(planned.length).toBe(1);
     expect(planned[0]?.from).toBeCloseTo(server?.to ?? -1, 6);
     const clients = model.zoom.bars.filter((b) => b.id.startsWith('client-'));
-    expect(clients.map((c) => c.label)).toEqual(['alice', 'bob']);
-    expect(clients[0]?.level).toBe('danger');
-    expect(clients[1]?.level).toBe('ok');
+    expect(clients.map((c) => c.label)).toEqual(['dave', 'alice', 'carol', 'bob']);
+    expect(clients.map((c) => c.level)).toEqual(['ok', 'danger', 'warn', 'ok']);
     expect(model.zoom.today).toBeCloseTo(30 / 180, 6);
   });
 });

@@ -1,5 +1,5 @@
 import { DAY_MS } from '../../../shared/validation';
-import { countdownLevel, daysUntil, type CountdownLevel } from './countdown';
+import { countdownLevel, type CountdownLevel } from './countdown';
 
 /**
  * Geometry of the Dashboard's rotation timeline, as fractions (0..1) of each track's width, so the
@@ -89,7 +89,7 @@ export function timelineModel(input: TimelineInput): TimelineModel {
       label: 'Server cert',
       from: zFrac(Date.parse(input.server.notBefore)),
       to: zFrac(sTo),
-      level: countdownLevel(daysUntil(input.server.notAfter, now)),
+      level: countdownLevel(input.server, now),
       planned: false,
     });
     // The next periods on the 90-day schedule, while they still fall inside the window.
@@ -113,7 +113,7 @@ export function timelineModel(input: TimelineInput): TimelineModel {
       label: c.name,
       from: zFrac(Date.parse(c.notBefore)),
       to: zFrac(Date.parse(c.notAfter)),
-      level: countdownLevel(daysUntil(c.notAfter, now)),
+      level: countdownLevel(c, now),
       planned: false,
     });
   }
@@ -124,7 +124,7 @@ export function timelineModel(input: TimelineInput): TimelineModel {
       ticks: caTicks,
       zoomFrom: caFrac(zFrom),
       zoomTo: caFrac(zTo),
-      level: countdownLevel(daysUntil(input.ca.notAfter, now)),
+      level: countdownLevel(input.ca, now),
     },
     zoom: {
       today: zFrac(now),

@@ -38,7 +38,13 @@ interface ClientsTableProps {
   readonly onRevoke: (serial: string) => void;
 }
 
-const STATUS_FILTERS: readonly ('all' | ClientStatus)[] = ['all', 'active', 'expired', 'revoked'];
+const STATUS_FILTERS: readonly ('all' | ClientStatus)[] = [
+  'all',
+  'active',
+  'superseded',
+  'expired',
+  'revoked',
+];
 
 /** The client registry: sortable by any column, filterable by text (name or serial) and status. */
 export function ClientsTable({ clients, now, onRevoke }: ClientsTableProps) {
@@ -75,7 +81,12 @@ export function ClientsTable({ clients, now, onRevoke }: ClientsTableProps) {
               <span className="expires">
                 {formatDateTime(c.notAfter)}
                 {c.status === 'active' ? (
-                  <Countdown notAfter={c.notAfter} days={daysUntil(c.notAfter, now)} now={now} />
+                  <Countdown
+                    notBefore={c.notBefore}
+                    notAfter={c.notAfter}
+                    days={daysUntil(c.notAfter, now)}
+                    now={now}
+                  />
                 ) : null}
               </span>
             );
@@ -91,7 +102,13 @@ export function ClientsTable({ clients, now, onRevoke }: ClientsTableProps) {
             return (
               <span
                 className={`status status-${c.status}`}
-                title={c.reason ? `reason: ${c.reason}` : undefined}
+                title={
+                  c.reason
+                    ? `reason: ${c.reason}`
+                    : c.supersededBy
+                      ? `renewed or re-issued as ${c.supersededBy}; valid until it expires`
+                      : undefined
+                }
               >
                 {c.status}
               </span>
@@ -101,8 +118,9 @@ export function ClientsTable({ clients, now, onRevoke }: ClientsTableProps) {
         helper.display({
           id: 'actions',
           header: '',
+          // A superseded certificate is still valid, so it can still be revoked.
           cell: (info) =>
-            info.row.original.status === 'active' ? (
+            info.row.original.status === 'active' || info.row.original.status === 'superseded' ? (
               <button
                 type="button"
                 className="btn btn-small btn-danger-outline"

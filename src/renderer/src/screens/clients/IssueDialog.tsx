@@ -108,6 +108,14 @@ export function IssueDialog({ onClose, onIssued }: IssueDialogProps) {
           <input id="issue-name" data-testid="issue-name" autoComplete="off" {...register('name')} />
         </Field>
         <Field
+          label="Groups (optional)"
+          htmlFor="issue-groups"
+          error={formState.errors.groups?.message}
+          hint="Written into the certificate as OUs; access rules can match them, e.g. agents"
+        >
+          <input id="issue-groups" data-testid="issue-groups" autoComplete="off" {...register('groups')} />
+        </Field>
+        <Field
           label="Lifetime"
           htmlFor="issue-ttl-custom"
           error={formState.errors.ttl?.message}

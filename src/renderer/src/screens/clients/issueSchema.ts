@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { issueInputSchema, type CallInput } from '../../../../shared/contract';
+import { groupNameSchema } from '../../../../shared/policy';
+import { splitList } from '../settings/settingsSchema';
 import { durationSchema } from '../../../../shared/validation';
 
 /** TTL presets offered as one-click choices; any other duration can be typed (e.g. 12h, 1d12h). */
@@ -18,6 +20,18 @@ export const issueFormSchema = z
     p12Confirm: z.string(),
     outDir: z.string().min(1, 'choose the folder to write the files to'),
     force: z.boolean(),
+    /** Groups (OUs) for access rules, comma-separated. */
+    groups: z.string().superRefine((text, ctx) => {
+      for (const g of splitList(text)) {
+        if (!groupNameSchema.safeParse(g).success) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${g.slice(0, 40)}" is not a group name (letters, digits and . _ @ -)`,
+          });
+          return;
+        }
+      }
+    }),
   })
   .superRefine((v, ctx) => {
     if (v.p12Password === '') return;
@@ -38,6 +52,7 @@ export const ISSUE_DEFAULTS: IssueFormValues = {
   p12Confirm: '',
   outDir: '',
   force: false,
+  groups: '',
 };
 
 export function toIssueInput(v: IssueFormValues): CallInput<'clients.issue'> {
@@ -47,5 +62,6 @@ export function toIssueInput(v: IssueFormValues): CallInput<'clients.issue'> {
     outDir: v.outDir,
     ...(v.p12Password !== '' ? { p12Password: v.p12Password } : {}),
     ...(v.force ? { force: true } : {}),
+    ...(splitList(v.groups).length > 0 ? { groups: splitList(v.groups) } : {}),
   };
 }

@@ -26,7 +26,13 @@ export function CaCard({
     <section className="card" data-testid="card-ca">
       <header className="card-head">
         <h3>Certificate authority</h3>
-        <Countdown notAfter={ca.notAfter} days={ca.daysLeft} now={now} testId="countdown-ca" />
+        <Countdown
+          notBefore={ca.notBefore}
+          notAfter={ca.notAfter}
+          days={ca.daysLeft}
+          now={now}
+          testId="countdown-ca"
+        />
       </header>
       <dl>
         <Row k="Subject" v={ca.subject} />
@@ -57,13 +63,21 @@ export function ServerCard({ server, now, rotating, onRotate }: ServerCardProps)
     <section className="card" data-testid="card-server">
       <header className="card-head">
         <h3>Server certificate</h3>
-        <Countdown notAfter={server.notAfter} days={server.daysLeft} now={now} testId="countdown-server" />
+        <Countdown
+          notBefore={server.notBefore}
+          notAfter={server.notAfter}
+          days={server.daysLeft}
+          now={now}
+          testId="countdown-server"
+        />
       </header>
       <dl>
         <Row k="Subject" v={server.subject} />
         <Row k="Hosts" v={server.sans.join(', ')} />
         <Row k="Serial" v={shortSerial(server.serial)} mono />
         <Row k="Expires" v={formatDateTime(server.notAfter)} />
+        {/* 2/3 of its lifetime: serve or the app renews it then (src/shared/renewal.ts). */}
+        <Row k="Auto-renews" v={formatDateTime(server.renewalDueAt)} />
       </dl>
       <footer className="card-actions">
         <button

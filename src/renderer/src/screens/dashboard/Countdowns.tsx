@@ -9,7 +9,7 @@ interface CountdownsProps {
   readonly now: number;
 }
 
-/** Days left for the CA, the server cert and each active client, soonest first after the two fixed rows. */
+/** Time left for the CA, the server cert and each active client (coloured by src/shared/renewal.ts), soonest first after the two fixed rows. */
 export function Countdowns({ status, clients, now }: CountdownsProps) {
   const active = clients
     .filter((c) => c.status === 'active')
@@ -18,7 +18,9 @@ export function Countdowns({ status, clients, now }: CountdownsProps) {
     <section className="card card-span" data-testid="countdowns">
       <header className="card-head">
         <h3>Countdowns</h3>
-        <span className="muted small">amber at 30 days or fewer, red at 7 or fewer</span>
+        <span className="muted small">
+          amber once 2/3 of a certificate’s lifetime has passed, red at 90 %
+        </span>
       </header>
       <table className="table table-compact">
         <thead>
@@ -34,7 +36,12 @@ export function Countdowns({ status, clients, now }: CountdownsProps) {
               <td>CA · {status.ca.subject}</td>
               <td>{formatDate(status.ca.notAfter)}</td>
               <td>
-                <Countdown notAfter={status.ca.notAfter} days={status.ca.daysLeft} now={now} />
+                <Countdown
+                  notBefore={status.ca.notBefore}
+                  notAfter={status.ca.notAfter}
+                  days={status.ca.daysLeft}
+                  now={now}
+                />
               </td>
             </tr>
           ) : null}
@@ -43,7 +50,12 @@ export function Countdowns({ status, clients, now }: CountdownsProps) {
               <td>Server · {status.server.sans.join(', ')}</td>
               <td>{formatDate(status.server.notAfter)}</td>
               <td>
-                <Countdown notAfter={status.server.notAfter} days={status.server.daysLeft} now={now} />
+                <Countdown
+                  notBefore={status.server.notBefore}
+                  notAfter={status.server.notAfter}
+                  days={status.server.daysLeft}
+                  now={now}
+                />
               </td>
             </tr>
           ) : null}
@@ -53,6 +65,7 @@ export function Countdowns({ status, clients, now }: CountdownsProps) {
               <td>{formatDate(c.notAfter)}</td>
               <td>
                 <Countdown
+                  notBefore={c.notBefore}
                   notAfter={c.notAfter}
                   days={daysUntil(c.notAfter, now)}
                   now={now}

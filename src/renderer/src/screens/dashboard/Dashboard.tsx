@@ -8,6 +8,7 @@ import { askConfirm } from '../../stores/ui';
 import { CaCard, ServerCard } from './CertCards';
 import { Countdowns } from './Countdowns';
 import { GatewayCard } from './GatewayCard';
+import { RenewalBanner } from './RenewalBanner';
 import { Timeline } from './Timeline';
 
 export function Dashboard() {
@@ -54,6 +55,9 @@ export function Dashboard() {
           {status.stateDir}
         </span>
       </header>
+      {status.server ? (
+        <RenewalBanner server={status.server} failure={status.serverRenewalFailure} now={now} />
+      ) : null}
       <div className="grid">
         {status.ca ? <CaCard ca={status.ca} crl={status.crl} now={now} /> : null}
         {status.server ? (

@@ -1,23 +1,31 @@
 import { zodResolver } from '@hookform/resolvers/zod';
 import { useState } from 'react';
 import { useForm, useWatch } from 'react-hook-form';
-import type { GatewayConfig, StatusInfo } from '../../../../shared/model';
+import type { GatewayConfig, GatewayConfigured, StatusInfo } from '../../../../shared/model';
 import { isLoopbackHost, parseHostPort } from '../../../../shared/validation';
 import { call } from '../../api';
 import { Field } from '../../components/Field';
 import { Progress } from '../../components/Progress';
 import { useAction } from '../../lib/useAction';
 import { useStatusStore } from '../../stores/status';
-import { settingsFormSchema, upstreamHost, type SettingsValues } from './settingsSchema';
+import { AccessRulesCard } from './AccessRulesCard';
+import {
+  configureInput,
+  formValues,
+  settingsFormSchema,
+  upstreamHost,
+  type SettingsValues,
+} from './settingsSchema';
 
 function GatewayForm({ config }: { readonly config: GatewayConfig }) {
   const { register, handleSubmit, control, formState, reset } = useForm<SettingsValues>({
     resolver: zodResolver(settingsFormSchema),
-    defaultValues: { ...config },
+    defaultValues: formValues(config),
     mode: 'onTouched',
   });
   const { pending, run } = useAction();
-  const [saved, setSaved] = useState(false);
+  const [saved, setSaved] = useState<GatewayConfigured | null>(null);
+  const running = useStatusStore((s) => s.status?.gateway.state.kind === 'running');
   const listen = useWatch({ control, name: 'listen' });
   const upstream = useWatch({ control, name: 'upstream' });
   const allowRemote = useWatch({ control, name: 'allowRemoteUpstream' });
@@ -26,14 +34,15 @@ function GatewayForm({ config }: { readonly config: GatewayConfig }) {
   const remoteUpstream = host !== null && !isLoopbackHost(host);
 
   const submit = handleSubmit(async (values) => {
-    setSaved(false);
-    const next = await run(() => call('gateway.configure', values));
+    setSaved(null);
+    const next = await run(() => call('gateway.configure', configureInput(values)));
     if (next) {
+      const { restartNeeded, ...config } = next;
+      void restartNeeded;
       const status = useStatusStore.getState().status;
-      if (status)
-        useStatusStore.getState().setStatus({ ...status, gateway: { ...status.gateway, config: next } });
-      reset({ ...next });
-      setSaved(true);
+      if (status) useStatusStore.getState().setStatus({ ...status, gateway: { ...status.gateway, config } });
+      reset(formValues(config));
+      setSaved(next);
     }
   });
 
@@ -116,6 +125,59 @@ function GatewayForm({ config }: { readonly config: GatewayConfig }) {
           />
         </Field>
       </div>
+      <div className="row-2">
+        <Field
+          label="Connections per certificate"
+          htmlFor="settings-per-identity"
+          error={formState.errors.maxConnectionsPerIdentity?.message}
+        >
+          <input
+            id="settings-per-identity"
+            data-testid="settings-max-per-identity"
+            type="number"
+            min={1}
+            max={10000}
+            {...register('maxConnectionsPerIdentity', { valueAsNumber: true })}
+          />
+        </Field>
+        <Field
+          label="Also strip these request headers"
+          htmlFor="settings-strip"
+          error={formState.errors.stripHeadersText?.message}
+        >
+          <input
+            id="settings-strip"
+            data-testid="settings-strip-headers"
+            autoComplete="off"
+            placeholder="e.g. X-Auth-User, X-Internal-*"
+            {...register('stripHeadersText')}
+          />
+        </Field>
+      </div>
+      <p className="muted small">
+        Identity headers a client sends (Forwarded, X-Forwarded-*, Client-Cert, X-SSL-Client-*, X-Remote-User
+        and the like, with <code>_</code> read as <code>-</code>) are always removed before the gateway sets
+        its own.
+      </p>
+      <label className="checkbox">
+        <input type="checkbox" data-testid="settings-client-cert-header" {...register('clientCertHeader')} />
+        <span>
+          Send the client certificate as <code>Client-Cert</code> (RFC 9440).
+        </span>
+      </label>
+      <label className="checkbox">
+        <input type="checkbox" data-testid="settings-xfcc-cert" {...register('xfccCert')} />
+        <span>
+          Put the client certificate into <code>X-Forwarded-Client-Cert</code> as <code>Cert=</code> (Envoy).
+        </span>
+      </label>
+      <label className="checkbox">
+        <input type="checkbox" data-testid="settings-rewrite-origin" {...register('rewriteOrigin')} />
+        <span>
+          Present a browser&apos;s <code>Origin</code> on this gateway&apos;s address as the upstream&apos;s
+          own (for upstreams whose CSRF guard wants a localhost Origin). Other origins pass unchanged.
+        </span>
+      </label>
       <label className={allowRemote ? 'checkbox notice notice-danger' : 'checkbox'}>
         <input
           type="checkbox"
@@ -131,15 +193,19 @@ function GatewayForm({ config }: { readonly config: GatewayConfig }) {
       {pending ? <Progress label="Applying…" /> : null}
       <footer className="actions">
         {saved && !formState.isDirty ? (
-          <span className="muted small" data-testid="settings-saved">
-            Saved.
+          <span className="muted small" data-testid="settings-saved" role="status">
+            {saved.restartNeeded.includes('listen')
+              ? 'Saved. Applied to the running gateway, except the listen address: it applies after Stop and Start.'
+              : running
+                ? 'Saved; the running gateway uses it now.'
+                : 'Saved.'}
           </span>
         ) : null}
         <button
           type="button"
           className="btn"
           disabled={!formState.isDirty || pending}
-          onClick={() => reset({ ...config })}
+          onClick={() => reset(formValues(config))}
         >
           Reset
         </button>
@@ -148,6 +214,46 @@ function GatewayForm({ config }: { readonly config: GatewayConfig }) {
         </button>
       </footer>
     </form>
+  );
+}
+
+/** Agents managing this CA over MCP right now (`mtls-console mcp`), and what each may do. */
+function McpCard({ status }: { readonly status: StatusInfo }) {
+  const servers = status.mcpServers ?? [];
+  return (
+    <section className="card" data-testid="settings-mcp">
+      <header className="card-head">
+        <h3>Agents over MCP</h3>
+      </header>
+      {servers.length === 0 ? (
+        <p className="muted small">
+          No <code>mtls-console mcp</code> server is running on this state directory.
+        </p>
+      ) : (
+        <table className="table" data-testid="mcp-servers">
+          <thead>
+            <tr>
+              <th scope="col">Agent</th>
+              <th scope="col">May</th>
+              <th scope="col">Bundles to</th>
+              <th scope="col">Process</th>
+            </tr>
+          </thead>
+          <tbody>
+            {servers.map((m) => (
+              <tr key={`${m.hostname}:${m.pid}`}>
+                <td className="mono">mcp:{m.client}</td>
+                <td>{m.allow.length === 0 ? 'read only' : `read, ${m.allow.join(', ')}`}</td>
+                <td className="mono">{m.bundleDir ?? '—'}</td>
+                <td className="mono">
+                  {m.hostname} pid {m.pid}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 
@@ -194,6 +300,8 @@ export function SettingsPanel() {
         <h1>Settings</h1>
       </header>
       <GatewayForm config={status.gateway.config} />
+      <AccessRulesCard config={status.gateway.config} />
+      <McpCard status={status} />
       <VaultCard status={status} />
     </div>
   );

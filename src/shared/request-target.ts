@@ -8,6 +8,11 @@
 export type TargetVerdict =
   { readonly ok: true; readonly path: string } | { readonly ok: false; readonly detail: string };
 
+/** The upstream request-target, and the normalised client path (no query) access rules see. */
+export type UpstreamTarget =
+  | { readonly ok: true; readonly path: string; readonly clientPath: string }
+  | { readonly ok: false; readonly detail: string };
+
 /** Characters that can make a segment a dot-segment or a separator once an upstream decodes it. */
 const SUSPECT = /[.%\\;]/;
 
@@ -72,7 +77,7 @@ function normalisePath(path: string): TargetVerdict {
  * the query string untouched. Only origin-form targets are accepted (RFC 9112 §3.2.1): an
  * absolute-form or asterisk-form target is not something a reverse proxy forwards.
  */
-export function upstreamTarget(basePath: string, target: string | undefined): TargetVerdict {
+export function upstreamTarget(basePath: string, target: string | undefined): UpstreamTarget {
   const t = target ?? '/';
   if (!t.startsWith('/')) return { ok: false, detail: 'request-target is not origin-form' };
   const q = t.indexOf('?');
@@ -80,5 +85,5 @@ export function upstreamTarget(basePath: string, target: string | undefined): Ta
   const query = q === -1 ? '' : t.slice(q);
   if (path.includes('#')) return { ok: false, detail: 'fragment in request-target' };
   const v = normalisePath(path);
-  return v.ok ? { ok: true, path: basePath + v.path + query } : v;
+  return v.ok ? { ok: true, path: basePath + v.path + query, clientPath: v.path } : v;
 }
