@@ -3,10 +3,9 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
 import { TestPki, type Ca, type Pair } from './certs.fixture';
 import { Gateway } from './gateway';
-import { connect, Harness } from './harness.fixture';
+import { connect, inProcessGateway } from './harness.fixture';
 import type { GatewayAuditEntry } from './protocol';
 import { bounded } from './requests.fixture';
 
@@ -91,32 +90,30 @@ class EchoUpstream {
 describe('gateway HTTP/1.1 framing', () => {
   const pki = TestPki.create();
   const echo = new EchoUpstream();
-  const audit: GatewayAuditEntry[] = [];
+  /** The records of the main gateway (the one in front of the echo upstream). */
+  let audit: GatewayAuditEntry[] = [];
   const gateways: Gateway[] = [];
   let ca: Ca;
   let server: Pair;
   let alice: Pair;
   let port: number;
 
-  async function startGateway(upstream: string): Promise<number> {
-    const g = new Gateway(
-      {
-        tls: Harness.material(ca, server),
-        revokedSerials: [],
-        config: { ...DEFAULT_GATEWAY_CONFIG, listen: '127.0.0.1:0', upstream },
-        options: { upstreamTimeoutMs: 2_000 },
-      },
-      { audit: (e) => audit.push(e), connections: () => undefined, log: () => undefined },
-    );
-    gateways.push(g);
-    return (await g.start()).port;
+  async function startGateway(upstream: string): Promise<{ port: number; audit: GatewayAuditEntry[] }> {
+    const g = await inProcessGateway({
+      ca,
+      server,
+      config: { upstream },
+      options: { upstreamTimeoutMs: 2_000 },
+    });
+    gateways.push(g.gateway);
+    return g;
   }
 
   beforeAll(async () => {
     ca = await pki.ca('Framing CA');
     server = await pki.server(ca);
     alice = await pki.client(ca, 'alice');
-    port = await startGateway(await echo.listen());
+    ({ port, audit } = await startGateway(await echo.listen()));
   });
 
   afterAll(async () => {
@@ -310,7 +307,7 @@ describe('gateway HTTP/1.1 framing', () => {
       sock.on('error', () => sock.destroy());
     });
     await new Promise<void>((r) => hostile.listen(0, '127.0.0.1', r));
-    const hport = await startGateway(`http://127.0.0.1:${(hostile.address() as AddressInfo).port}`);
+    const { port: hport } = await startGateway(`http://127.0.0.1:${(hostile.address() as AddressInfo).port}`);
     try {
       const bodies: string[] = [];
       for (let i = 0; i < 4; i++) {

@@ -3,7 +3,7 @@ import { DEFAULT_GATEWAY_CONFIG, type GatewayConfig } from '../../shared/model';
 import { accessRulesSchema } from '../../shared/policy';
 import { TestPki, type Ca, type Pair } from './certs.fixture';
 import { Gateway } from './gateway';
-import { connect, Harness } from './harness.fixture';
+import { connect, inProcessGateway } from './harness.fixture';
 import type { GatewayAuditEntry } from './protocol';
 import { get, LoggingUpstream, RawReader } from './requests.fixture';
 
@@ -14,7 +14,7 @@ import { get, LoggingUpstream, RawReader } from './requests.fixture';
 describe('gateway access policy', () => {
   const pki = TestPki.create();
   const upstream = new LoggingUpstream();
-  const audit: GatewayAuditEntry[] = [];
+  let audit: GatewayAuditEntry[] = [];
   let gateway: Gateway;
   let ca: Ca;
   let agent: Pair;
@@ -34,11 +34,7 @@ describe('gateway access policy', () => {
     operator = await pki.client(ca, 'op-alice');
     await upstream.listen();
     config = { ...DEFAULT_GATEWAY_CONFIG, listen: '127.0.0.1:0', upstream: upstream.url, accessRules: rules };
-    gateway = new Gateway(
-      { tls: Harness.material(ca, server), revokedSerials: [], config },
-      { audit: (e) => audit.push(e), connections: () => undefined, log: () => undefined },
-    );
-    port = (await gateway.start()).port;
+    ({ gateway, port, audit } = await inProcessGateway({ ca, server, config }));
   });
 
   afterAll(async () => {

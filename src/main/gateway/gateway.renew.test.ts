@@ -2,11 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
 import { accessRulesSchema } from '../../shared/policy';
 import { TestPki, type Ca, type Pair } from './certs.fixture';
 import { Gateway } from './gateway';
-import { connect, Harness } from './harness.fixture';
+import { connect, inProcessGateway } from './harness.fixture';
 import type { GatewayAuditEntry, RenewOutcome } from './protocol';
 import { LoggingUpstream, RawReader } from './requests.fixture';
 import { RENEW_PATH } from './renew-endpoint';
@@ -18,7 +17,7 @@ import { RENEW_PATH } from './renew-endpoint';
 describe('gateway renewal endpoint', () => {
   const pki = TestPki.create();
   const upstream = new LoggingUpstream();
-  const audit: GatewayAuditEntry[] = [];
+  let audit: GatewayAuditEntry[] = [];
   const asked: { serial: string; csrDer?: Buffer }[] = [];
   let refuse: RenewOutcome | null = null;
   let gateway: Gateway;
@@ -31,33 +30,23 @@ describe('gateway renewal endpoint', () => {
     const server = await pki.server(ca);
     alice = await pki.client(ca, 'alice');
     await upstream.listen();
-    gateway = new Gateway(
-      {
-        tls: Harness.material(ca, server),
-        revokedSerials: [],
-        // A rule that allows nothing upstream: renewal is the gateway's own, not the upstream's.
-        config: {
-          ...DEFAULT_GATEWAY_CONFIG,
-          listen: '127.0.0.1:0',
-          upstream: upstream.url,
-          accessRules: accessRulesSchema.parse([
-            { id: 'none', name: 'nobody', methods: ['GET'], paths: ['/'] },
-          ]),
-        },
+    ({ gateway, port, audit } = await inProcessGateway({
+      ca,
+      server,
+      // A rule that allows nothing upstream: renewal is the gateway's own, not the upstream's.
+      config: {
+        upstream: upstream.url,
+        accessRules: accessRulesSchema.parse([
+          { id: 'none', name: 'nobody', methods: ['GET'], paths: ['/'] },
+        ]),
       },
-      {
-        audit: (e) => audit.push(e),
-        connections: () => undefined,
-        log: () => undefined,
-        renew: async (req) => {
-          asked.push(req);
-          if (refuse) return refuse;
-          const next = await pki.client(ca, 'alice', `alice-${asked.length}`);
-          return { ok: true, certPem: next.certPem, caPem: ca.certPem };
-        },
+      renew: async (req) => {
+        asked.push(req);
+        if (refuse) return refuse;
+        const next = await pki.client(ca, 'alice', `alice-${asked.length}`);
+        return { ok: true, certPem: next.certPem, caPem: ca.certPem };
       },
-    );
-    port = (await gateway.start()).port;
+    }));
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GATEWAY_CONFIG } from '../../shared/model';
 import { TestPki, type Ca, type Pair } from './certs.fixture';
 import { Gateway } from './gateway';
-import { connect, Harness } from './harness.fixture';
+import { connect, inProcessGateway } from './harness.fixture';
 import type { GatewayAuditEntry } from './protocol';
 import { get, LoggingUpstream, RawReader } from './requests.fixture';
 
@@ -14,7 +14,7 @@ import { get, LoggingUpstream, RawReader } from './requests.fixture';
 describe('gateway request options', () => {
   const pki = TestPki.create();
   const upstream = new LoggingUpstream();
-  const audit: GatewayAuditEntry[] = [];
+  let audit: GatewayAuditEntry[] = [];
   let gateway: Gateway;
   let ca: Ca;
   let alice: Pair;
@@ -25,23 +25,17 @@ describe('gateway request options', () => {
     const server = await pki.server(ca);
     alice = await pki.client(ca, 'alice');
     await upstream.listen();
-    gateway = new Gateway(
-      {
-        tls: Harness.material(ca, server),
-        revokedSerials: [],
-        config: {
-          ...DEFAULT_GATEWAY_CONFIG,
-          listen: '127.0.0.1:0',
-          upstream: upstream.url,
-          stripHeaders: ['X-Tenant', 'X-Internal-*'],
-          clientCertHeader: true,
-          xfccCert: true,
-        },
-        proxy: { bodyIdleMs: 800 },
+    ({ gateway, port, audit } = await inProcessGateway({
+      ca,
+      server,
+      config: {
+        upstream: upstream.url,
+        stripHeaders: ['X-Tenant', 'X-Internal-*'],
+        clientCertHeader: true,
+        xfccCert: true,
       },
-      { audit: (e) => audit.push(e), connections: () => undefined, log: () => undefined },
-    );
-    port = (await gateway.start()).port;
+      proxy: { bodyIdleMs: 800 },
+    }));
   });
 
   afterAll(async () => {

@@ -9,6 +9,7 @@ import { ForkLauncher } from './launcher';
 import type { GatewayAuditEntry, GatewayTlsMaterial } from './protocol';
 import { GatewaySupervisor, type StartOptions, type SupervisorOptions } from './supervisor';
 import type { Ca, Pair } from './certs.fixture';
+import { Gateway, type GatewayInit, type GatewaySink } from './gateway';
 
 /** The gateway entry run from source through tsx, as the brief allows for tests. */
 export const GATEWAY_SOURCE = path.join(__dirname, 'gateway-main.ts');
@@ -378,4 +379,35 @@ export function closed(socket: tls.TLSSocket | Socket): Promise<void> {
 
 export function fingerprint(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
+}
+
+/**
+ * A gateway in this process (for settings that are not on the parent→gateway wire, or a test that
+ * plays the parent): real TLS and sockets, its audit records collected in `audit`.
+ */
+export async function inProcessGateway(opts: {
+  readonly ca: Ca;
+  readonly server: Pair;
+  readonly config: Partial<GatewayConfig> & { upstream: string };
+  readonly options?: GatewayInit['options'];
+  readonly proxy?: GatewayInit['proxy'];
+  readonly renew?: GatewaySink['renew'];
+}): Promise<{ gateway: Gateway; port: number; audit: GatewayAuditEntry[] }> {
+  const audit: GatewayAuditEntry[] = [];
+  const gateway = new Gateway(
+    {
+      tls: Harness.material(opts.ca, opts.server),
+      revokedSerials: [],
+      config: { ...DEFAULT_GATEWAY_CONFIG, listen: '127.0.0.1:0', ...opts.config },
+      ...(opts.options ? { options: opts.options } : {}),
+      ...(opts.proxy ? { proxy: opts.proxy } : {}),
+    },
+    {
+      audit: (e) => audit.push(e),
+      connections: () => undefined,
+      log: () => undefined,
+      ...(opts.renew ? { renew: opts.renew } : {}),
+    },
+  );
+  return { gateway, port: (await gateway.start()).port, audit };
 }

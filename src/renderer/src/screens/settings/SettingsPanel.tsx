@@ -1,5 +1,5 @@
 import { zodResolver } from '@hookform/resolvers/zod';
-import { useState } from 'react';
+import { useState, type InputHTMLAttributes } from 'react';
 import { useForm, useWatch } from 'react-hook-form';
 import type { GatewayConfig, GatewayConfigured, StatusInfo } from '../../../../shared/model';
 import { isLoopbackHost, parseHostPort } from '../../../../shared/validation';
@@ -16,6 +16,26 @@ import {
   upstreamHost,
   type SettingsValues,
 } from './settingsSchema';
+
+/** A labelled number input; `rest` is what react-hook-form's register() returns, plus bounds. */
+function NumberField({
+  label,
+  id,
+  testId,
+  error,
+  ...rest
+}: {
+  readonly label: string;
+  readonly id: string;
+  readonly testId: string;
+  readonly error: string | undefined;
+} & InputHTMLAttributes<HTMLInputElement>) {
+  return (
+    <Field label={label} htmlFor={id} {...(error !== undefined ? { error } : {})}>
+      <input id={id} data-testid={testId} type="number" {...rest} />
+    </Field>
+  );
+}
 
 function GatewayForm({ config }: { readonly config: GatewayConfig }) {
   const { register, handleSubmit, control, formState, reset } = useForm<SettingsValues>({
@@ -82,64 +102,44 @@ function GatewayForm({ config }: { readonly config: GatewayConfig }) {
         </p>
       ) : null}
       <div className="row-3">
-        <Field
+        <NumberField
           label="Max connections"
-          htmlFor="settings-max"
+          id="settings-max"
+          testId="settings-max-connections"
           error={formState.errors.maxConnections?.message}
-        >
-          <input
-            id="settings-max"
-            data-testid="settings-max-connections"
-            type="number"
-            min={1}
-            max={10000}
-            {...register('maxConnections', { valueAsNumber: true })}
-          />
-        </Field>
-        <Field
+          min={1}
+          max={10000}
+          {...register('maxConnections', { valueAsNumber: true })}
+        />
+        <NumberField
           label="Handshake timeout (ms)"
-          htmlFor="settings-handshake"
+          id="settings-handshake"
+          testId="settings-handshake-timeout"
           error={formState.errors.handshakeTimeoutMs?.message}
-        >
-          <input
-            id="settings-handshake"
-            data-testid="settings-handshake-timeout"
-            type="number"
-            min={100}
-            step={100}
-            {...register('handshakeTimeoutMs', { valueAsNumber: true })}
-          />
-        </Field>
-        <Field
+          min={100}
+          step={100}
+          {...register('handshakeTimeoutMs', { valueAsNumber: true })}
+        />
+        <NumberField
           label="Idle timeout (ms)"
-          htmlFor="settings-idle"
+          id="settings-idle"
+          testId="settings-idle-timeout"
           error={formState.errors.idleTimeoutMs?.message}
-        >
-          <input
-            id="settings-idle"
-            data-testid="settings-idle-timeout"
-            type="number"
-            min={1000}
-            step={1000}
-            {...register('idleTimeoutMs', { valueAsNumber: true })}
-          />
-        </Field>
+          min={1000}
+          step={1000}
+          {...register('idleTimeoutMs', { valueAsNumber: true })}
+        />
       </div>
       <div className="row-2">
-        <Field
+        <NumberField
           label="Connections per certificate"
-          htmlFor="settings-per-identity"
+          id="settings-per-identity"
+          testId="settings-max-per-identity"
           error={formState.errors.maxConnectionsPerIdentity?.message}
-        >
-          <input
-            id="settings-per-identity"
-            data-testid="settings-max-per-identity"
-            type="number"
-            min={1}
-            max={10000}
-            {...register('maxConnectionsPerIdentity', { valueAsNumber: true })}
-          />
-        </Field>
+          min={1}
+          max={10000}
+          {...register('maxConnectionsPerIdentity', { valueAsNumber: true })}
+        />
         <Field
           label="Also strip these request headers"
           htmlFor="settings-strip"
