@@ -93,6 +93,14 @@ describe('upstream credentials: clients call the sidecar through the gateway wit
       tokenFile,
     ]);
     expect(reserved.code).toBe(2);
+    expect(reserved.stderr).toContain('--name: the gateway sets or frames this header itself');
+    const twoLines = path.join(env.tmp, 'two-lines');
+    await fs.writeFile(twoLines, `${TOKEN}\nsecond line\n`, { mode: 0o600 });
+    const bad = await cli(env, ['upstream-header', 'set', '--name', 'X-Token', '--value-file', twoLines]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('--value-file');
+    expect(bad.stderr).not.toContain(TOKEN);
 
     expect(
       (await cli(env, ['upstream-header', 'set', '--name', 'X-DefenseClaw-Token', '--value-file', tokenFile]))

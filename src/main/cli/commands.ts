@@ -34,7 +34,11 @@ import {
   ruleIdSchema,
 } from '../../shared/policy';
 import { upstreamTarget } from '../../shared/request-target';
-import { upstreamCredentialInputSchema, upstreamCredentialNameSchema } from '../../shared/credentials';
+import {
+  upstreamCredentialInputSchema,
+  upstreamCredentialNameSchema,
+  upstreamCredentialValueSchema,
+} from '../../shared/credentials';
 
 const isoDateSchema = z.iso
   .datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2026-01-31T00:00:00Z' })
@@ -746,11 +750,19 @@ export const COMMANDS: readonly Command[] = [
           return;
         }
         case 'set': {
-          const value = await readSecretFile(requireStr(values, 'value-file'), 'header value file');
+          const name = parseFlag('name', upstreamCredentialNameSchema, requireStr(values, 'name'));
           const methods = str(values, 'methods');
-          const input = parseFlag('value-file', upstreamCredentialInputSchema, {
-            name: requireStr(values, 'name'),
-            value: value.replace(/\r?\n$/, ''),
+          const file = requireStr(values, 'value-file');
+          const value = await readSecretFile(file, 'header value file');
+          // The value is checked on its own, so the error names the file, never the value.
+          if (!upstreamCredentialValueSchema.safeParse(value).success) {
+            throw usageError(
+              `--value-file: ${file} holds more than one line, a control or non-ASCII character, or edge spaces`,
+            );
+          }
+          const input = parseFlag('methods', upstreamCredentialInputSchema, {
+            name,
+            value,
             ...(methods !== undefined ? { methods: commaList(methods) } : {}),
           });
           const info = await service.setUpstreamCredential(input);

@@ -40,6 +40,8 @@ describe('gateway renewal endpoint', () => {
           { id: 'none', name: 'nobody', methods: ['GET'], paths: ['/'] },
         ]),
       },
+      // The endpoint's deadline is the upstream timeout.
+      options: { upstreamTimeoutMs: 1_000 },
       renew: async (req) => {
         asked.push(req);
         if (refuse) return refuse;
@@ -124,6 +126,17 @@ describe('gateway renewal endpoint', () => {
     expect((await post('', 'GET')).status).toBe(405);
     expect((await post(Buffer.alloc(20_000, 0x30))).status).toBe(413);
     expect(asked.length).toBe(n);
+  });
+
+  it('answers 408 and frees the connection when the body never comes', async () => {
+    const from = audit.length;
+    const s = await connect(port, ca, alice);
+    const r = new RawReader(s);
+    s.write(`POST ${RENEW_PATH} HTTP/1.1\r\nHost: x\r\ncontent-length: 500\r\n\r\n-----BEGIN`);
+    await r.until(() => r.closed, 5_000);
+    expect(r.responses[0]?.status).toBe(408);
+    const rec = audit.slice(from).find((e) => e.type === 'gateway.request');
+    expect(rec?.details).toMatchObject({ path: RENEW_PATH, status: 408, reason: 'timeout' });
   });
 
   it("passes the signer's refusal on with its status and reason", async () => {

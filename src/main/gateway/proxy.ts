@@ -484,6 +484,7 @@ export class ReverseProxy<C extends ProxyConnection> {
         this.hooks.requestDone(client.conn, requestRecord(req.method, RENEW_PATH, started, r, false));
         done();
       },
+      this.timeoutMs,
     );
     this.active.add(endpoint);
     endpoint.start();

@@ -39,15 +39,23 @@ export class RenewEndpoint implements Running, BodySink {
   private size = 0;
   private ended = false;
   private tooLarge = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: ClientHttp,
     private readonly req: ParsedRequest,
     private readonly renew: (csrDer: Buffer | undefined) => Promise<RenewOutcome>,
     private readonly done: (r: RenewResult) => void,
+    /** The body and the signer's answer within this, or 408: a stalled client must not hold its slot. */
+    private readonly deadlineMs: number,
   ) {}
 
   start(): void {
+    this.timer = setTimeout(
+      () => this.answer(408, 'the renewal request took too long\n', 'timeout', true),
+      this.deadlineMs,
+    );
+    this.timer.unref();
     if (this.req.method !== 'POST') {
       this.answer(405, 'use POST to renew\n', 'method_not_allowed', true);
       return;
@@ -87,6 +95,7 @@ export class RenewEndpoint implements Running, BodySink {
   abort(why: 'client_closed' | 'shutdown'): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.timer);
     this.done({ status: 0, bytesIn: this.size, bytesOut: 0, outcome: 'aborted', reason: why });
   }
 
@@ -99,6 +108,7 @@ export class RenewEndpoint implements Running, BodySink {
   ): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.timer);
     const unread = this.req.hasBody && !this.req.body.done;
     if (unread) this.req.body.discard();
     this.client.replyWith(status, body, type, close || unread || !this.req.keepAlive, this.req.http10);
