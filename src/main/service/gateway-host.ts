@@ -64,6 +64,13 @@ export interface GatewayHostOptions {
 }
 
 /**
+ * A revocation committed by another process is enforced within one poll (plus the set's transfer):
+ * `PRAGMA data_version` costs microseconds, so polling often is cheap; the reads behind it run only
+ * when another connection committed.
+ */
+const POLL_MS = 25;
+
+/**
  * Runs the gateway for a state dir: feeds the supervisor the server key, the trust bundle and the
  * revocation set from the database, and keeps them current. A revocation committed by ANY process on
  * the state dir (the CLI in another shell) reaches the gateway through the data_version poll, well
@@ -263,7 +270,7 @@ export class GatewayHost {
       } catch (e) {
         reportStale(e);
       }
-    }, this.opts.pollMs ?? 100);
+    }, this.opts.pollMs ?? POLL_MS);
     timer.unref();
     return () => clearInterval(timer);
   }
