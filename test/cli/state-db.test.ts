@@ -5,6 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, initCa, issue, makeEnv, openssl, removeEnv, snapshot, type Env } from '../helpers/cli';
 import { SCHEMA_VERSION } from '../../src/main/db';
+import type { AuditRow } from '../../src/main/audit/record';
 
 const dbFile = (env: Env) => path.join(env.stateDir, 'state.db');
 
@@ -20,22 +21,8 @@ function tamper<T>(env: Env, fn: (db: DatabaseSync) => T): T {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-interface Row {
-  seq: number;
-  time: string;
-  type: string;
-  actor_kind: string;
-  actor: string;
-  actor_serial: string | null;
-  cn: string | null;
-  serial: string | null;
-  details: string;
-  prev: string;
-  hash: string;
-}
-
 /** The documented line format (JSON Lines export), so a rewrite can recompute every hash. */
-function line(r: Omit<Row, 'hash'>): string {
+function line(r: Omit<AuditRow, 'hash'>): string {
   const actor =
     r.actor_kind === 'operator'
       ? { kind: 'operator', name: r.actor }
@@ -346,7 +333,7 @@ describe('a tampered audit log stays detected, whatever runs after', () => {
     const e = await fresh();
     try {
       tamper(e, (db) => {
-        const rows = db.prepare('SELECT * FROM audit ORDER BY seq').all() as unknown as Row[];
+        const rows = db.prepare('SELECT * FROM audit ORDER BY seq').all() as unknown as AuditRow[];
         let prev = '0'.repeat(64);
         const update = db.prepare('UPDATE audit SET details = ?, prev = ?, hash = ? WHERE seq = ?');
         for (const r of rows) {
