@@ -3,23 +3,12 @@ import path from 'node:path';
 import { appendAudit } from '../audit';
 import { StateDb } from '../db';
 import { ConsoleError, isConsoleError } from '../errors';
-import {
-  BackupError,
-  exportPrivateKeyPkcs8Der,
-  importPrivateKey,
-  issueServerCert,
-  randomSerial,
-  readCaBackup,
-  summarizeCert,
-  writeCaBackup,
-} from '../pki';
+import { BackupError, importPrivateKey, readCaBackup, summarizeCert, writeCaBackup } from '../pki';
 import { fsyncDir } from '../store';
 import { DEFAULT_GATEWAY_CONFIG, type VaultBackend } from '../../shared/model';
-import { audit, publishCrl, unsealCa, type OpContext, type UnsealedCa } from './ca-ops';
+import { audit, createStateAroundCa, unsealCa, type OpContext } from './ca-ops';
 import { outsideStateDir } from './export-path';
 import { ioError, stage } from './exports';
-import { caAuditSigner } from './signer';
-import { insertCa, insertMeta, insertServer, writeSetting } from './state';
 import { MIN_PASSPHRASE } from './vaults';
 
 /**
@@ -143,67 +132,23 @@ export async function restoreCa(ctx: OpContext, input: RestoreInput): Promise<St
     );
   }
   const vault = await ctx.vaults.create(input.vault);
-  const caKey = await importPrivateKey(backup.keyPkcs8Der, backup.algorithm);
-  const server = await issueServerCert({
-    ca: { certPem: backup.certPem, privateKey: caKey },
-    algorithm: backup.algorithm,
-    hosts: [...input.hosts],
-    validityDays: input.serverDays,
-    now,
-    serial: randomSerial(),
-  });
-  const sealedCaKey = await vault.seal(backup.keyPkcs8Der);
-  const sealedServerKey = await vault.seal(await exportPrivateKeyPkcs8Der(server.keys.privateKey));
-  const signer = caAuditSigner(backup.keyPkcs8Der, backup.certPem);
-  const ca: UnsealedCa = {
-    meta: {
-      algorithm: backup.algorithm,
-      vaultBackend: vault.backend,
-      createdAt: now.toISOString(),
-      caName: summary.commonName || summary.subject,
-      serverHosts: [...input.hosts],
-      serverDays: input.serverDays,
-    },
+  return createStateAroundCa(ctx, vault, {
     certPem: backup.certPem,
     keyDer: backup.keyPkcs8Der,
-    signer,
-  };
-  const { state } = StateDb.create(ctx.stateDir, (db) => {
-    insertMeta(db, ca.meta);
-    insertCa(db, backup.certPem, sealedCaKey);
-    insertServer(
-      db,
-      {
-        serial: server.cert.serial,
-        certPem: server.cert.certPem,
-        sealedKey: sealedServerKey,
-        notAfter: server.cert.notAfter.toISOString(),
-      },
-      now.toISOString(),
-    );
-    writeSetting(db, 'gateway', DEFAULT_GATEWAY_CONFIG);
-    const crl = publishCrl(db, ca, now);
-    appendAudit(
-      db,
-      [
-        audit(ctx, 'ca.restored', {
-          from: input.file,
-          subject: summary.subject,
-          algorithm: backup.algorithm,
-          serial: summary.serial,
-          fingerprintSha256: summary.fingerprintSha256,
-          notAfter: summary.notAfter.toISOString(),
-          vault: vault.backend,
-        }),
-        audit(ctx, 'server.issued', {
-          serial: server.cert.serial,
-          hosts: input.hosts,
-          notAfter: server.cert.notAfter.toISOString(),
-        }),
-        audit(ctx, 'crl.published', crl),
-      ],
-      { signer },
-    );
+    privateKey: await importPrivateKey(backup.keyPkcs8Der, backup.algorithm),
+    algorithm: backup.algorithm,
+    caName: summary.commonName || summary.subject,
+    hosts: input.hosts,
+    serverDays: input.serverDays,
+    gateway: DEFAULT_GATEWAY_CONFIG,
+    record: audit(ctx, 'ca.restored', {
+      from: input.file,
+      subject: summary.subject,
+      algorithm: backup.algorithm,
+      serial: summary.serial,
+      fingerprintSha256: summary.fingerprintSha256,
+      notAfter: summary.notAfter.toISOString(),
+      vault: vault.backend,
+    }),
   });
-  return state;
 }

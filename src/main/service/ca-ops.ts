@@ -22,6 +22,7 @@ import {
   type SigningCa,
 } from '../pki';
 import { isProcessDead, selfIdentity } from '../store/proc';
+import type { Vault } from '../vault';
 import type { VaultResolver } from './vaults';
 import {
   certExists,
@@ -148,34 +149,73 @@ export async function initCa(ctx: OpContext, input: InitInput): Promise<StateDb>
     validityDays: CA_DAYS,
     serial: randomSerial(),
   });
-  const caKeyDer = await exportPrivateKeyPkcs8Der(ca.keys.privateKey);
-  const server = await issueServerCert({
-    ca: { certPem: ca.cert.certPem, privateKey: ca.keys.privateKey },
+  return createStateAroundCa(ctx, vault, {
+    certPem: ca.cert.certPem,
+    keyDer: await exportPrivateKeyPkcs8Der(ca.keys.privateKey),
+    privateKey: ca.keys.privateKey,
     algorithm: input.algorithm,
-    hosts: [...input.hosts],
-    validityDays: input.serverDays,
+    caName: input.caName,
+    hosts: input.hosts,
+    serverDays: input.serverDays,
+    gateway: { ...DEFAULT_GATEWAY_CONFIG, ...input.gateway },
+    record: audit(ctx, 'ca.initialized', {
+      subject: `CN=${input.caName}`,
+      algorithm: input.algorithm,
+      serial: ca.cert.serial,
+      notAfter: ca.cert.notAfter.toISOString(),
+      vault: vault.backend,
+    }),
+  });
+}
+
+/**
+ * A new state dir around a CA (made by `init`, or restored from a backup): a server certificate,
+ * the keys sealed by `vault`, the gateway settings and a first CRL, in one transaction with the
+ * CA's own record (`record`), `server.issued` and `crl.published`.
+ */
+export async function createStateAroundCa(
+  ctx: OpContext,
+  vault: Vault,
+  ca: {
+    readonly certPem: string;
+    readonly keyDer: Buffer;
+    readonly privateKey: CryptoKey;
+    readonly algorithm: Algorithm;
+    readonly caName: string;
+    readonly hosts: readonly string[];
+    readonly serverDays: number;
+    readonly gateway: GatewayConfig;
+    readonly record: AuditEntryInput;
+  },
+): Promise<StateDb> {
+  const now = ctx.now();
+  const server = await issueServerCert({
+    ca: { certPem: ca.certPem, privateKey: ca.privateKey },
+    algorithm: ca.algorithm,
+    hosts: [...ca.hosts],
+    validityDays: ca.serverDays,
     now,
     serial: randomSerial(),
   });
-  const sealedCaKey = await vault.seal(caKeyDer);
+  const sealedCaKey = await vault.seal(ca.keyDer);
   const sealedServerKey = await vault.seal(await exportPrivateKeyPkcs8Der(server.keys.privateKey));
-  const signer = caAuditSigner(caKeyDer, ca.cert.certPem);
+  const signer = caAuditSigner(ca.keyDer, ca.certPem);
   const unsealed: UnsealedCa = {
     meta: {
-      algorithm: input.algorithm,
+      algorithm: ca.algorithm,
       vaultBackend: vault.backend,
       createdAt: now.toISOString(),
-      caName: input.caName,
-      serverHosts: [...input.hosts],
-      serverDays: input.serverDays,
+      caName: ca.caName,
+      serverHosts: [...ca.hosts],
+      serverDays: ca.serverDays,
     },
-    certPem: ca.cert.certPem,
-    keyDer: caKeyDer,
+    certPem: ca.certPem,
+    keyDer: ca.keyDer,
     signer,
   };
   const { state } = StateDb.create(ctx.stateDir, (db) => {
     insertMeta(db, unsealed.meta);
-    insertCa(db, ca.cert.certPem, sealedCaKey);
+    insertCa(db, ca.certPem, sealedCaKey);
     insertServer(
       db,
       {
@@ -186,21 +226,15 @@ export async function initCa(ctx: OpContext, input: InitInput): Promise<StateDb>
       },
       now.toISOString(),
     );
-    writeSetting(db, 'gateway', { ...DEFAULT_GATEWAY_CONFIG, ...input.gateway });
+    writeSetting(db, 'gateway', ca.gateway);
     const crl = publishCrl(db, unsealed, now);
     appendAudit(
       db,
       [
-        audit(ctx, 'ca.initialized', {
-          subject: `CN=${input.caName}`,
-          algorithm: input.algorithm,
-          serial: ca.cert.serial,
-          notAfter: ca.cert.notAfter.toISOString(),
-          vault: vault.backend,
-        }),
+        ca.record,
         audit(ctx, 'server.issued', {
           serial: server.cert.serial,
-          hosts: input.hosts,
+          hosts: ca.hosts,
           notAfter: server.cert.notAfter.toISOString(),
         }),
         audit(ctx, 'crl.published', crl),
