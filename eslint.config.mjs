@@ -18,7 +18,19 @@ const nodeBan = nodeBuiltins.map((name) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'e2e/screenshots/**', 'bench/results/**'] },
+  {
+    ignores: [
+      'out/**',
+      'dist/**',
+      'node_modules/**',
+      'e2e/screenshots/**',
+      'e2e/test-results/**',
+      'e2e/report/**',
+      'e2e/report-electron/**',
+      'e2e/test-results-electron/**',
+      'bench/results/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -335,6 +335,24 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
         absGoal: { op: '≤', value: 64 },
       },
       {
+        label: '  of which anonymous (heap, buffers)',
+        ...both((x) => mibOf(x.mem.anonKiB)),
+        unit: 'MiB',
+        digits: 1,
+      },
+      {
+        label: '  of which file-backed (the binary, shared)',
+        ...both((x) => mibOf(x.mem.fileKiB)),
+        unit: 'MiB',
+        digits: 1,
+      },
+      {
+        label: '  PSS (shared pages split among processes)',
+        ...both((x) => mibOf(x.mem.pssKiB)),
+        unit: 'MiB',
+        digits: 1,
+      },
+      {
         label: '  every process (+ serve / + master)',
         ...both((x) => mibOf(x.mem.peakAllKiB)),
         unit: 'MiB',

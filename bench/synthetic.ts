@@ -47,7 +47,7 @@ export function addSyntheticCertificates(
 export function sealedCaKey(stateDir: string): Buffer {
   const db = new DatabaseSync(path.join(stateDir, 'state.db'), { readOnly: true });
   try {
-    const row = db.prepare('SELECT sealed_key FROM ca WHERE id = 1').get() as { sealed_key: Uint8Array };
+    const row = db.prepare('SELECT sealed_key FROM cas WHERE id = 1').get() as { sealed_key: Uint8Array };
     return Buffer.from(row.sealed_key);
   } finally {
     db.close();

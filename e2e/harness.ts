@@ -1,16 +1,18 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, _electron, type Browser, type ElectronApplication, type Page } from 'playwright-core';
+import { chromium, _electron, type Browser, type ElectronApplication, type Page } from '@playwright/test';
 import { CALL_NAME_LIST, EVENT_NAME_LIST } from '../src/shared/channels';
 import { RENDERER_CSP } from '../src/shared/csp';
 import type { EventName, EventPayloads } from '../src/shared/contract';
 import { createEventGate, createIpcDispatcher, createSenderPolicy } from '../src/main/electron/ipc';
 import { ConsoleService, createVaultResolver } from '../src/main/service';
 import { ForkLauncher } from '../src/main/gateway';
+import { E2E_TARGET, electronBinary, type Target } from './target';
+
+export { E2E_TARGET, electronBinary, type Target };
 
 /**
  * Two ways to drive the built UI with the same specs (DESIGN.md §11):
@@ -18,31 +20,43 @@ import { ForkLauncher } from '../src/main/gateway';
  *   bridged to a real ConsoleService in this process (real state dir, passphrase vault, real gateway
  *   process, real TLS) through the app's own `createIpcDispatcher`, so validation and error mapping
  *   are the app's.
- * - `electron` (MTLS_E2E_TARGET=electron, set by run.cjs when a binary exists): the packaged entry
- *   `out/main/index.js` via Playwright's `_electron`, with the native dialogs stubbed.
+ * - `electron` (the `electron` project of playwright.config.ts, run by run.cjs when a binary exists):
+ *   the packaged entry `out/main/index.js` via Playwright's `_electron`, with the native dialogs stubbed.
+ * Specs get a harness from the fixtures in ./fixtures.ts.
  */
 
 export const ROOT = path.resolve(__dirname, '..');
 export const SCREENSHOTS = path.join(ROOT, 'e2e', 'screenshots');
 const RENDERER_DIR = path.join(ROOT, 'out', 'renderer');
 
-export type Target = 'chromium' | 'electron';
-
 export interface Harness {
   readonly target: Target;
   readonly page: Page;
   readonly stateDir: string;
+  /**
+   * The real ConsoleService behind the page (Chromium bridge only; `null` under Electron, where it
+   * lives in the app's main process). For setup and for reading back what the UI did.
+   */
+  readonly service: ConsoleService | null;
   /** What the stubbed "choose export folder" dialog answers. */
   readonly exportDir: string;
   /** Console errors and uncaught page errors (CSP violations land here). */
   readonly pageErrors: string[];
+  /** Writes e2e/screenshots/<screen>.png (`electron-<screen>.png` under Electron), full page. */
   screenshot(screen: string): Promise<string>;
+  /** Resizes the window's content area (the viewport). */
+  resize(width: number, height: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export const E2E_TARGET: Target = process.env['MTLS_E2E_TARGET'] === 'electron' ? 'electron' : 'chromium';
+export interface HarnessOptions {
+  /** The window's size (default 1280×820). */
+  readonly viewport?: { readonly width: number; readonly height: number };
+}
 
-export async function startHarness(): Promise<Harness> {
+const DEFAULT_VIEWPORT = { width: 1280, height: 820 };
+
+export async function startHarness(target: Target = E2E_TARGET, opts: HarnessOptions = {}): Promise<Harness> {
   for (const built of [path.join(RENDERER_DIR, 'index.html'), path.join(ROOT, 'out', 'main', 'gateway.js')]) {
     if (!fs.existsSync(built))
       throw new Error(`${path.relative(ROOT, built)} is missing: run \`npx electron-vite build\` first`);
@@ -51,14 +65,15 @@ export async function startHarness(): Promise<Harness> {
   const stateDir = path.join(tmp, 'state');
   const exportDir = path.join(tmp, 'export');
   await fsp.mkdir(exportDir, { recursive: true });
-  const base = { stateDir, exportDir, tmp };
-  return E2E_TARGET === 'electron' ? startElectron(base) : startChromiumBridge(base);
+  const base = { stateDir, exportDir, tmp, viewport: opts.viewport ?? DEFAULT_VIEWPORT };
+  return target === 'electron' ? startElectron(base) : startChromiumBridge(base);
 }
 
 interface Base {
   readonly stateDir: string;
   readonly exportDir: string;
   readonly tmp: string;
+  readonly viewport: { readonly width: number; readonly height: number };
 }
 
 function watchErrors(page: Page): string[] {
@@ -207,7 +222,9 @@ async function startChromiumBridge(base: Base): Promise<Harness> {
         '--disable-sync',
       ],
     });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+    // A context of our own (not browser.newPage's owned one): axe-core opens a helper page in it.
+    const context = await browser.newContext({ viewport: base.viewport });
+    const page = await context.newPage();
     const pageErrors = watchErrors(page);
 
     const gate = createEventGate(<E extends EventName>(event: E, payload: EventPayloads[E]) => {
@@ -245,9 +262,11 @@ async function startChromiumBridge(base: Base): Promise<Harness> {
       target: 'chromium',
       page,
       stateDir: base.stateDir,
+      service,
       exportDir: base.exportDir,
       pageErrors,
       screenshot: screenshotter(page, ''),
+      resize: (width, height) => page.setViewportSize({ width, height }),
       async close() {
         for (const off of offs) off();
         await b.close().catch(() => undefined);
@@ -266,19 +285,6 @@ async function startChromiumBridge(base: Base): Promise<Harness> {
 
 // ---------------------------------------------------------------------------------------------
 // Electron
-
-/** The Electron binary, if this machine has one: ELECTRON_PATH, else what `require('electron')` names. */
-export function electronBinary(): string | null {
-  const fromEnv = process.env['ELECTRON_PATH'];
-  if (fromEnv) return fs.existsSync(fromEnv) ? fromEnv : null;
-  try {
-    // electron/index.js exports the binary's path, or throws when the download was skipped.
-    const p: unknown = createRequire(path.join(ROOT, 'package.json'))('electron');
-    return typeof p === 'string' && fs.existsSync(p) ? p : null;
-  } catch {
-    return null;
-  }
-}
 
 async function startElectron(base: Base): Promise<Harness> {
   const executablePath = electronBinary();
@@ -305,13 +311,24 @@ async function startElectron(base: Base): Promise<Harness> {
     const pageErrors = watchErrors(page);
     await page.waitForLoadState('domcontentloaded');
     const a = app;
+    const resize = async (width: number, height: number): Promise<void> => {
+      await a.evaluate(
+        ({ BrowserWindow }, size) => {
+          BrowserWindow.getAllWindows()[0]?.setContentSize(size.width, size.height);
+        },
+        { width, height },
+      );
+    };
+    await resize(base.viewport.width, base.viewport.height);
     return {
       target: 'electron',
       page,
       stateDir: base.stateDir,
+      service: null,
       exportDir: base.exportDir,
       pageErrors,
       screenshot: screenshotter(page, 'electron-'),
+      resize,
       async close() {
         await a.close().catch(() => undefined);
         await fsp.rm(base.tmp, { recursive: true, force: true });

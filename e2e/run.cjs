@@ -1,5 +1,6 @@
-// `npm run e2e`: the specs against Chromium with the bridge, then, where an Electron binary exists,
-// the same specs through Playwright's _electron under xvfb-run (DESIGN.md §11).
+// `npm run e2e`: the Playwright Test specs (e2e/*.spec.ts) against Chromium with the bridge, then,
+// where an Electron binary exists, the same specs through Playwright's _electron under xvfb-run
+// (DESIGN.md §11). Extra arguments go to `playwright test` (e.g. a spec file). Report: e2e/report.
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
@@ -26,8 +27,10 @@ if (
   if (rc !== 0) process.exit(rc);
 }
 
-const vitest = [bin('vitest'), 'run', '--config', 'e2e/vitest.e2e.config.mts', ...extra];
-let status = run(vitest[0], vitest.slice(1), { MTLS_E2E_TARGET: 'chromium' });
+const playwright = (project) => [bin('playwright'), 'test', `--project=${project}`, ...extra];
+const chromium = playwright('chromium');
+// MTLS_E2E_ELECTRON=0: playwright.config.ts then defines no electron project for this run.
+let status = run(chromium[0], chromium.slice(1), { MTLS_E2E_ELECTRON: '0' });
 
 function electronBinary() {
   const fromEnv = process.env.ELECTRON_PATH;
@@ -44,12 +47,17 @@ const electron = electronBinary();
 if (!electron) {
   console.log('electron suite skipped: no Electron binary (ELECTRON_SKIP_BINARY_DOWNLOAD)');
 } else {
-  const env = { MTLS_E2E_TARGET: 'electron', ELECTRON_PATH: electron };
+  const env = {
+    ELECTRON_PATH: electron,
+    MTLS_E2E_REPORT: 'e2e/report-electron',
+    MTLS_E2E_OUTPUT: 'e2e/test-results-electron',
+  };
+  const cmd = playwright('electron');
   // A display for Electron's window; xvfb-run is not needed where one exists.
   const rc =
     process.platform === 'linux' && !process.env.DISPLAY
-      ? run('xvfb-run', ['-a', ...vitest], env)
-      : run(vitest[0], vitest.slice(1), env);
+      ? run('xvfb-run', ['-a', ...cmd], env)
+      : run(cmd[0], cmd.slice(1), env);
   if (rc !== 0) status = rc;
 }
 process.exit(status);

@@ -1,4 +1,4 @@
-import type { Locator, Page } from 'playwright-core';
+import type { Locator, Page } from '@playwright/test';
 
 /** Selectors by test id (see e2e/TESTIDS.md, which lists every id the specs use). */
 export const tid = (id: string): string => `[data-testid="${id}"]`;
@@ -32,11 +32,14 @@ export async function completeWizard(
   page: Page,
   input: WizardInput,
   onReview?: () => Promise<void>,
+  /** Called on each step as it first shows (before it is filled). */
+  onStep?: (step: string) => Promise<void>,
 ): Promise<void> {
   await page.locator(tid('wizard')).waitFor();
   for (let i = 0; i < 10; i++) {
     const form = page.locator(tidPrefix('wizard-step-'));
     const step = ((await form.getAttribute('data-testid')) ?? '').slice('wizard-step-'.length);
+    await onStep?.(step);
     switch (step) {
       case 'algorithm':
         await page.check(tid(`wizard-algorithm-${input.algorithm ?? 'ecdsa-p256'}`));
@@ -132,4 +135,74 @@ export async function auditRows(page: Page, attr: string): Promise<string[]> {
   return page
     .locator(tid('audit-row'))
     .evaluateAll((els, a) => els.map((e) => e.getAttribute(a) ?? ''), attr);
+}
+
+export interface InitInput {
+  readonly listen: string;
+  readonly upstream: string;
+  readonly caName?: string;
+  /** The passphrase vault's passphrase (at least 12 characters). */
+  readonly passphrase?: string;
+}
+
+export const E2E_PASSPHRASE = 'e2e passphrase 1234';
+
+/**
+ * Sets up a console without clicking through the wizard (for specs about other screens): `ca.init`
+ * through `window.mtls` as the wizard would send it (so main validates it), then a reload into the
+ * dashboard. The vault stays unlocked for the rest of the harness's life.
+ */
+export async function initConsole(page: Page, input: InitInput): Promise<void> {
+  const res = await page.evaluate(
+    (i) =>
+      window.mtls.call['ca.init']({
+        algorithm: 'ecdsa-p256',
+        caName: i.caName,
+        hosts: ['localhost', '127.0.0.1'],
+        serverDays: 90,
+        gateway: { listen: i.listen, upstream: i.upstream },
+        vault: 'passphrase',
+        passphrase: i.passphrase,
+      }),
+    { caName: 'E2E CA', passphrase: E2E_PASSPHRASE, ...input },
+  );
+  if (!res.ok) throw new Error(`ca.init failed: ${res.error.code} ${res.error.message}`);
+  await page.reload();
+  await page.locator(tid('dashboard')).waitFor();
+}
+
+/**
+ * Issues a client through `window.mtls` as the Issue dialog would (the export folder from the
+ * stubbed native dialog, so main accepts it); the bundle lands in the harness's exportDir.
+ * Returns the serial.
+ */
+export async function issueViaApi(
+  page: Page,
+  name: string,
+  duration = '24h',
+): Promise<{ serial: string; dir: string }> {
+  const res = await page.evaluate(
+    async ({ name, duration }) => {
+      const dir = await window.mtls.call['clients.chooseExportDir']({});
+      if (!dir.ok || dir.value === null) return { ok: false as const, why: 'no export folder' };
+      const issued = await window.mtls.call['clients.issue']({ name, duration, outDir: dir.value });
+      if (!issued.ok) return { ok: false as const, why: `${issued.error.code} ${issued.error.message}` };
+      return { ok: true as const, serial: issued.value.serial, dir: dir.value };
+    },
+    { name, duration },
+  );
+  if (!res.ok) throw new Error(`clients.issue ${name} failed: ${res.why}`);
+  return { serial: res.serial, dir: res.dir };
+}
+
+/** Starts the gateway from the Dashboard and waits until it runs (or throws with what the UI says). */
+export async function startGateway(page: Page): Promise<void> {
+  await goTo(page, 'dashboard');
+  await page.click(tid('gateway-start'));
+  const outcome = page
+    .locator(`${tid('gateway-state')}[data-state="running"], ${tid('error-alert')}, ${tid('gateway-crash')}`)
+    .first();
+  await outcome.waitFor({ timeout: 30_000 });
+  const state = await page.getAttribute(tid('gateway-state'), 'data-state');
+  if (state !== 'running') throw new Error(`gateway did not start: ${await outcome.textContent()}`);
 }

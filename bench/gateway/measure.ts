@@ -2,7 +2,16 @@ import path from 'node:path';
 import { LatencyHistogram } from '../stats';
 import { loadSummarySchema, type LoadSummary } from './load-summary';
 import type { Client } from './pki';
-import { coreBusySeconds, cpuOf, cpuSeconds, rssKiB, sleep, type ProcessGroup, type Spawned } from './procs';
+import {
+  coreBusySeconds,
+  cpuOf,
+  cpuSeconds,
+  memKiB,
+  rssKiB,
+  sleep,
+  type ProcessGroup,
+  type Spawned,
+} from './procs';
 
 /**
  * The measured phases of the gateway benchmark, each against one server: new handshakes
@@ -158,6 +167,10 @@ export interface MemoryFigures {
   readonly peakKiB: number;
   /** Peak of the sum over every process of the server. */
   readonly peakAllKiB: number;
+  /** At the peak: the RSS's anonymous and file-backed parts, and the peak PSS. */
+  readonly anonKiB: number;
+  readonly fileKiB: number;
+  readonly pssKiB: number;
   readonly errors: number;
   readonly total: number;
 }
@@ -174,8 +187,15 @@ export async function busyMemory(
   await sleep(startAt - Date.now());
   let peak = 0;
   let peakAll = 0;
+  let split = { anon: 0, file: 0 };
+  let pss = 0;
   while (Date.now() < endAt) {
-    peak = Math.max(peak, rssKiB(s.memory()));
+    const m = memKiB(s.memory());
+    if (m.rss > peak) {
+      peak = m.rss;
+      split = { anon: m.anon, file: m.file };
+    }
+    pss = Math.max(pss, m.pss);
     peakAll = Math.max(
       peakAll,
       s.all().reduce((sum, p) => sum + rssKiB(p), 0),
@@ -183,7 +203,15 @@ export async function busyMemory(
     await sleep(100);
   }
   const res = await w.summary;
-  return { peakKiB: peak, peakAllKiB: peakAll, errors: res.errors, total: res.total };
+  return {
+    peakKiB: peak,
+    peakAllKiB: peakAll,
+    anonKiB: split.anon,
+    fileKiB: split.file,
+    pssKiB: pss,
+    errors: res.errors,
+    total: res.total,
+  };
 }
 
 interface LoadRun {

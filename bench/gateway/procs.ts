@@ -60,6 +60,34 @@ export function rssKiB(pid: number): number {
   }
 }
 
+/**
+ * Memory of one process in KiB (zeros when it is gone): RSS split into anonymous pages (heaps,
+ * buffers: what the process itself allocated) and file pages (mostly its executable's code, shared
+ * with every other process running the same binary), and PSS, which splits shared pages among the
+ * processes that map them.
+ */
+export function memKiB(pid: number): { rss: number; anon: number; file: number; pss: number } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (text: string, name: string): number =>
+      Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(text)?.[1] ?? 0);
+    let pss = 0;
+    try {
+      pss = field(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss');
+    } catch {
+      // no smaps_rollup (old kernel): PSS unknown
+    }
+    return {
+      rss: field(status, 'VmRSS'),
+      anon: field(status, 'RssAnon'),
+      file: field(status, 'RssFile') + field(status, 'RssShmem'),
+      pss,
+    };
+  } catch {
+    return { rss: 0, anon: 0, file: 0, pss: 0 };
+  }
+}
+
 /** Direct children of a process, from /proc/<pid>/task/<tid>/children. */
 export function childPids(pid: number): number[] {
   const out: number[] = [];

@@ -4,10 +4,13 @@ import type {
   AuditPage,
   AuditRecord,
   AuditVerifyResult,
+  CaRolloverStatus,
+  ClientDetail,
+  ClientIssueResult,
   ClientRecord,
+  ClientRenewResult,
   ConnectionInfo,
   GatewayConfigured,
-  IssueResult,
   RevokeResult,
   StatusInfo,
 } from './model';
@@ -96,6 +99,16 @@ export const renewMaxSchema = z
   })
   .refine((ms) => ms <= MAX_RENEW_MAX_MS, 'the maximum renewal lifetime is at most 3650 days');
 
+/** A PEM CSR as the renderer read it from a file or a paste; main checks its signature (src/main/pki/csr.ts). */
+export const MAX_CSR_PEM_CHARS = 96 * 1024;
+export const csrPemSchema = z
+  .string()
+  .max(MAX_CSR_PEM_CHARS, 'the CSR is too large to be a certificate request')
+  .refine(
+    (s) => /-----BEGIN (NEW )?CERTIFICATE REQUEST-----/.test(s),
+    'not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)',
+  );
+
 export const issueInputSchema = z
   .object({
     name: clientNameSchema,
@@ -115,9 +128,18 @@ export const issueInputSchema = z
     reissue: z.boolean().optional(),
     /** With `reissue`: revoke the name's earlier valid certificates (reason superseded). */
     revokePrevious: z.boolean().optional(),
+    /** Sign this CSR's key instead of making one: the bundle has no key and no .p12 (issue 9). */
+    csrPem: csrPemSchema.optional(),
   })
   // No refinements here (other front doors pick fields from it); main refuses the combinations that
   // make no sense (renewMax without renewing, revokePrevious without reissue).
+  .strict();
+
+export const clientGetInputSchema = z.object({ serial: serialSchema }).strict();
+
+/** Certify the same key again (renewal.ts rules) and write NAME.crt and ca.crt to a picked folder. */
+export const clientRenewInputSchema = z
+  .object({ serial: serialSchema, outDir: z.string().min(1).max(4096) })
   .strict();
 
 export const revokeInputSchema = z.object({ serial: serialSchema, reason: revocationReasonSchema }).strict();
@@ -174,6 +196,8 @@ export const killInputSchema = z.union([
 
 export const rotateInputSchema = z.object({ days: z.number().int().min(1).max(3650).optional() }).strict();
 
+export const rolloverRetireInputSchema = z.object({ revokeRemaining: z.boolean().optional() }).strict();
+
 export const unlockInputSchema = z.object({ passphrase: z.string().min(1).max(1024) }).strict();
 
 /** Every call: its input schema and (as a phantom) its result type. */
@@ -185,9 +209,15 @@ export const calls = {
   'vault.lock': { input: empty, result: null as unknown as StatusInfo },
   'clients.list': { input: empty, result: null as unknown as ClientRecord[] },
   'clients.chooseExportDir': { input: empty, result: null as unknown as string | null },
-  'clients.issue': { input: issueInputSchema, result: null as unknown as IssueResult },
+  'clients.issue': { input: issueInputSchema, result: null as unknown as ClientIssueResult },
+  'clients.get': { input: clientGetInputSchema, result: null as unknown as ClientDetail },
+  'clients.renew': { input: clientRenewInputSchema, result: null as unknown as ClientRenewResult },
   'clients.revoke': { input: revokeInputSchema, result: null as unknown as RevokeResult },
   'server.rotate': { input: rotateInputSchema, result: null as unknown as StatusInfo },
+  'ca.rollover.status': { input: empty, result: null as unknown as CaRolloverStatus },
+  'ca.rollover.start': { input: empty, result: null as unknown as CaRolloverStatus },
+  /** Refused while valid old-CA clients remain, unless `revokeRemaining` (revoked as superseded). */
+  'ca.rollover.retire': { input: rolloverRetireInputSchema, result: null as unknown as CaRolloverStatus },
   'audit.query': { input: auditQueryInputSchema, result: null as unknown as AuditPage },
   'audit.verify': { input: empty, result: null as unknown as AuditVerifyResult },
   'audit.export': {
@@ -197,6 +227,11 @@ export const calls = {
   'gateway.start': { input: empty, result: null as unknown as StatusInfo },
   'gateway.stop': { input: empty, result: null as unknown as StatusInfo },
   'gateway.configure': { input: gatewaySettingsSchema, result: null as unknown as GatewayConfigured },
+  /** Whether the app starts the gateway when it launches (issue 10); audited as `settings.app.changed`. */
+  'settings.autoStart': {
+    input: z.object({ enabled: z.boolean() }).strict(),
+    result: null as unknown as StatusInfo,
+  },
   'connections.list': { input: empty, result: null as unknown as ConnectionInfo[] },
   'connections.kill': { input: killInputSchema, result: null as unknown as { killed: number } },
 } as const;

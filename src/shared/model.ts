@@ -172,6 +172,23 @@ export interface StatusInfo {
   };
   /** The MCP servers running on this state dir now (any process), with what each may do. */
   readonly mcpServers?: readonly McpServerInfo[];
+  /** How the upstream behind the gateway this process runs is doing (issue 10); absent: not known here. */
+  readonly upstreamHealth?: UpstreamHealth;
+  /** Whether the app starts the gateway when it launches (settings key `app`, issue 10). */
+  readonly autoStart?: boolean;
+}
+
+/**
+ * The upstream as the gateway's own records show it (src/main/service/upstream-health.ts): the last
+ * upstream error and the share of requests answered 5xx over the last minute.
+ */
+export interface UpstreamHealth {
+  readonly lastError: { readonly message: string; readonly status: number; readonly at: string } | null;
+  /** Requests that finished in the last minute, and how many of them the client got a 5xx (502, 504…) for. */
+  readonly requests: number;
+  readonly errors5xx: number;
+  /** The upstream failed more recently than it last answered a request well: shown as a warning. */
+  readonly down: boolean;
 }
 
 /** What `mtls-console mcp --allow …` may grant beyond its read-only tools (issue 11). */
@@ -209,6 +226,46 @@ export interface IssueResult {
   readonly replaced?: readonly { readonly serial: string; readonly revoked: boolean }[];
 }
 
+/** `clients.issue`'s answer: a signed CSR's bundle has no key (and no .p12); `csrKeyType` says whose key it holds. */
+export type ClientIssueResult = Omit<IssueResult, 'files'> & {
+  readonly files: {
+    readonly cert: string;
+    readonly key?: string;
+    readonly ca: string;
+    readonly p12?: string;
+  };
+  /** e.g. "EC P-256": set when a CSR was signed (the key stayed with its owner). */
+  readonly csrKeyType?: string;
+};
+
+/** One client certificate as `clients.get` reads it from the stored certificate (never a key). */
+export interface ClientDetail {
+  readonly record: ClientRecord;
+  /** RFC 4514, e.g. "OU=agents,CN=alice@ops". */
+  readonly subject: string;
+  readonly issuer: string;
+  readonly sans: readonly string[];
+  /** e.g. "EC P-256", "RSA 4096". */
+  readonly keyType: string;
+  /** Lowercase hex, and as colon-separated pairs. */
+  readonly serialColons: string;
+  readonly fingerprintSha256: string;
+  readonly fingerprintSha1: string;
+  /** Null for a certificate issued before the console kept certificates. */
+  readonly certPem: string | null;
+}
+
+/** `clients.renew`: the same key certified again; the new certificate was written to the picked folder. */
+export interface ClientRenewResult {
+  readonly serial: string;
+  readonly name: string;
+  readonly renewedFrom: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** Absolute paths written: NAME.crt and ca.crt. */
+  readonly files: { readonly cert: string; readonly ca: string };
+}
+
 export interface RevokeResult {
   readonly serial: string;
   readonly name: string;
@@ -222,6 +279,11 @@ export interface ConnectionInfo {
   readonly cn: string;
   readonly serial: string;
   readonly remoteAddress: string;
+  /** The client's source port: several connections from one address are told apart by it. */
+  readonly remotePort?: number;
+  /** The negotiated TLS version (`TLSv1.3`) and cipher suite (`TLS_AES_128_GCM_SHA256`). */
+  readonly tlsVersion?: string;
+  readonly cipher?: string;
   readonly since: string;
   readonly bytesIn: number;
   readonly bytesOut: number;
@@ -286,4 +348,62 @@ export interface AuditVerifyResult {
   readonly archivedBefore?: number | null;
   /** One line for people: "chain intact, 1,204,311 records, last signed checkpoint at seq … (2 s ago)". */
   readonly summary: string;
+}
+
+/** One step of a staged CA rollover (issue 9), with the date it was reached. */
+export interface CaRolloverPhase {
+  readonly key: 'created' | 'servers' | 'clients' | 'retired';
+  readonly label: string;
+  readonly done: boolean;
+  /** ISO 8601; null until reached. */
+  readonly at: string | null;
+}
+
+export interface CaRolloverCa {
+  readonly id: number;
+  readonly name: string;
+  readonly subject: string;
+  readonly serial: string;
+  readonly notAfter: string;
+  readonly fingerprintSha256: string;
+  readonly createdAt: string;
+  readonly retiredAt: string | null;
+  /** The root certificate (public), to hand to verifiers. */
+  readonly certPem: string;
+}
+
+/**
+ * The CA rollover plan: `idle` (no rollover ever ran), `rolling` (both roots trusted, new issuance
+ * from the new CA), `done` (the last rollover retired its old CA).
+ */
+export interface CaRolloverStatus {
+  readonly state: 'idle' | 'rolling' | 'done';
+  /** The issuing CA. */
+  readonly current: CaRolloverCa;
+  /** The CA being (or last) rolled away from; null when idle. */
+  readonly old: CaRolloverCa | null;
+  readonly startedAt: string | null;
+  readonly startedBy: string | null;
+  /** new CA created → servers rolled → clients rolled (n of m) → old CA retired; empty when idle. */
+  readonly phases: readonly CaRolloverPhase[];
+  /** Both directions: the new CA signed by the old (served in the chain) and the old by the new. */
+  readonly crossCertificates: readonly {
+    readonly subject: string;
+    readonly issuer: string;
+    readonly serial: string;
+    readonly certPem: string;
+  }[];
+  readonly clients: {
+    /** Valid, unrevoked client certificates still from the old CA. */
+    readonly onOldCa: number;
+    /** Valid, unrevoked client certificates of either CA. */
+    readonly total: number;
+    readonly rolled: number;
+    /** The first of those still on the old CA. */
+    readonly remaining: readonly {
+      readonly serial: string;
+      readonly name: string;
+      readonly notAfter: string;
+    }[];
+  };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CLIENT_NAME_RE, clientNameSchema } from './validation';
+import type { AccessRule } from './policy-decide';
 
 /**
  * Per-client access policy (issue 11 §2; ghostunnel's --allow-cn/--allow-ou, Envoy's RBAC): rules
@@ -51,70 +52,18 @@ export const accessRuleSchema = z
     message: 'a rule names a client (pattern) or a group',
   });
 
-export type AccessRule = z.output<typeof accessRuleSchema>;
+// The decision is in a zod-free module the gateway child loads (issue 12: no zod there).
+export { decide, type AccessRule, type PolicyDecision, type PolicySubject } from './policy-decide';
+
+/** The schema's output is exactly the rule the decision reads: a change to one must reach the other. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const ruleShapeMatches: Same<z.output<typeof accessRuleSchema>, AccessRule> = true;
+void ruleShapeMatches;
 
 export const accessRulesSchema = z
   .array(accessRuleSchema)
   .max(200)
   .refine((rules) => new Set(rules.map((r) => r.id)).size === rules.length, 'rule ids must be unique');
-
-/** Who is asking: the certificate's CN and its OUs. */
-export interface PolicySubject {
-  readonly name: string;
-  readonly groups: readonly string[];
-}
-
-export type PolicyDecision =
-  | { readonly allowed: true; readonly rule: string | null }
-  | { readonly allowed: false; readonly rule: string | null; readonly reason: string };
-
-function patternMatches(pattern: string, name: string): boolean {
-  if (!pattern.includes('*')) return pattern === name;
-  const parts = pattern.split('*').map((p) => p.replace(/[.]/g, '\\.'));
-  return new RegExp(`^${parts.join('.*')}$`).test(name);
-}
-
-function prefixMatches(prefix: string, path: string): boolean {
-  if (prefix === '/' || prefix === path) return true;
-  return prefix.endsWith('/') ? path.startsWith(prefix) : path.startsWith(`${prefix}/`);
-}
-
-function methodMatches(methods: readonly string[], method: string): boolean {
-  // As nginx's limit_except: allowing GET allows HEAD.
-  return methods.some((m) => m === '*' || m === method || (m === 'GET' && method === 'HEAD'));
-}
-
-function subjectMatches(rule: AccessRule, who: PolicySubject): boolean {
-  if (rule.name !== undefined && !patternMatches(rule.name, who.name)) return false;
-  if (rule.group !== undefined && !who.groups.includes(rule.group)) return false;
-  return true;
-}
-
-/** The decision for one request; `path` is the gateway's normalised path without the query. */
-export function decide(
-  rules: readonly AccessRule[],
-  who: PolicySubject,
-  method: string,
-  path: string,
-): PolicyDecision {
-  if (rules.length === 0) return { allowed: true, rule: null };
-  let nearest: AccessRule | null = null;
-  for (const rule of rules) {
-    if (!subjectMatches(rule, who)) continue;
-    nearest ??= rule;
-    if (methodMatches(rule.methods, method) && rule.paths.some((p) => prefixMatches(p, path))) {
-      return { allowed: true, rule: rule.id };
-    }
-  }
-  const groups = who.groups.length > 0 ? ` (groups ${who.groups.join(', ')})` : '';
-  return {
-    allowed: false,
-    rule: nearest?.id ?? null,
-    reason: nearest
-      ? `rule ${nearest.id} does not allow ${method} ${path} for ${who.name}`
-      : `no rule allows ${method} ${path} for ${who.name}${groups}`,
-  };
-}
 
 /** A short line for lists: `agents: group agents → GET,POST /status /v1/scan`. */
 export function describeRule(rule: AccessRule): string {

@@ -139,7 +139,7 @@ describe('the CRL and OCSP listener (DistributionHost)', () => {
   });
 
   it('serves the CRL from the database at /crl and under the base path, GET and HEAD', async () => {
-    const crl = state.read(() => state.db.prepare('SELECT der FROM crl WHERE id = 1').get()) as {
+    const crl = state.read(() => state.db.prepare('SELECT der FROM ca_crls WHERE ca_id = 1').get()) as {
       der: Uint8Array;
     };
     for (const p of ['/crl', '/pki/crl']) {

@@ -7,6 +7,8 @@ import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import { isConsoleError } from '../../src/main/errors';
 import type { ClientRecord } from '../../src/shared/model';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
+import { downgradeToV2 } from '../helpers/schema-v2';
+import { SCHEMA_VERSION } from '../../src/main/db/schema';
 
 const PASSPHRASE = 'correct horse battery staple';
 const MINUTE_MS = 60_000;
@@ -367,6 +369,7 @@ describe('state schema v2 on a database from v1', () => {
     await service.close();
     // Back to what v1 had.
     const db = new DatabaseSync(path.join(env.stateDir, 'state.db'));
+    downgradeToV2(db);
     for (const col of ['cert_pem', 'groups', 'renewable', 'renew_until', 'supersedes', 'superseded_by']) {
       db.exec(`ALTER TABLE certificates DROP COLUMN ${col}`);
     }
@@ -386,7 +389,7 @@ describe('state schema v2 on a database from v1', () => {
       const renewed = await service.renewClient({ serial: old.serial, csrDer, via: 'gateway' });
       expect(new X509Certificate(renewed.certPem).subject).toBe('OU=agents\nCN=legacy');
       const check = new DatabaseSync(path.join(env.stateDir, 'state.db'), { readOnly: true });
-      expect(check.prepare('PRAGMA user_version').get()).toEqual({ user_version: 2 });
+      expect(check.prepare('PRAGMA user_version').get()).toEqual({ user_version: SCHEMA_VERSION });
       check.close();
     } finally {
       await service.close();

@@ -146,6 +146,7 @@ function unfilteredTotal(db: DatabaseSync): number {
  */
 export function planQuery(db: DatabaseSync, filter: AuditFilter): QueryPlan {
   const c = conditions(filter);
+  if (c.serial && filter.serial !== undefined) return serialPlan(db, c, filter.serial.toLowerCase());
   for (const key of ['serial', 'cn', 'actor'] as const) {
     const driver = c[key];
     if (!driver) continue;
@@ -220,6 +221,33 @@ export function planQuery(db: DatabaseSync, filter: AuditFilter): QueryPlan {
     total: () => (empty ? unfilteredTotal(db) : count(db, 'NOT INDEXED', where)),
     rows: (cursor, limit, order) =>
       select(db, 'NOT INDEXED', join([where, cursorCond(cursor, order)]), order, limit),
+  };
+}
+
+/**
+ * A certificate's records: those about it (its serial column), and the renewal that replaced it, whose
+ * record is about the successor and names it as `renewedFrom` (issue 10: "who did what to this
+ * certificate" includes "renewed it"). Two index walks merged; renewals are few beside traffic.
+ */
+function serialPlan(db: DatabaseSync, c: Conds, serial: string): QueryPlan {
+  const others = join([c.cn, c.actor, c.type, c.time, c.text]);
+  const direct = join([c.serial, others]);
+  const renewal: Cond = {
+    sql: "type = 'client.renewed' AND json_extract(details, '$.renewedFrom') = ?",
+    params: [serial],
+  };
+  const renewed = join([renewal, others]);
+  return {
+    total: () => count(db, 'INDEXED BY audit_serial', direct) + count(db, 'INDEXED BY audit_type', renewed),
+    rows: (cursor, limit, order) =>
+      mergeNewest(
+        [
+          select(db, 'INDEXED BY audit_serial', join([direct, cursorCond(cursor, order)]), order, limit),
+          select(db, 'INDEXED BY audit_type', join([renewed, cursorCond(cursor, order)]), order, limit),
+        ],
+        order,
+        limit,
+      ),
   };
 }
 

@@ -24,6 +24,7 @@ import { distributionChange, distributionOptions, runServe, serveCommandOptions 
 import { DEFAULT_DISTRIBUTION_LISTEN } from '../service/state';
 import { mcpCommandOptions, runMcp } from '../mcp/command';
 import { renewCommandOptions, runRenew } from './renew';
+import { caCommand, rolloverLine } from './ca-rollover';
 import { auditFilterSchema, renewMaxSchema } from '../../shared/contract';
 import {
   accessRuleSchema,
@@ -379,7 +380,12 @@ export const COMMANDS: readonly Command[] = [
           `no CA in ${status.stateDir}; run \`mtls-console init --hosts …\``,
         );
       }
-      out(values.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+      if (values.json || !status.initialized) {
+        out(values.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+        return;
+      }
+      const rollover = rolloverLine(await service.rolloverStatus());
+      out(formatStatus(status) + (rollover ? `\n${rollover}` : ''));
     },
   },
   {
@@ -392,13 +398,19 @@ export const COMMANDS: readonly Command[] = [
         type: 'boolean',
         description: 'sign a fresh CRL first (needs the passphrase; run it from cron if no serve is running)',
       },
+      ca: {
+        type: 'string',
+        value: 'N',
+        description: 'the CRL of CA N (see `ca rollover status`; default: the issuing CA)',
+      },
     },
     async run({ values, service, out, err }) {
       if (values.refresh) {
         const r = await service.refreshCrl();
         err(`CRL ${r.crlNumber} published: ${r.entries} revoked, valid until ${r.nextUpdate}`);
       }
-      const pem = await service.crlPem();
+      const caId = positiveInt('ca', str(values, 'ca'), 999_999);
+      const pem = await service.crlPem(caId);
       const data: string | Buffer = values.der ? pemToDer(pem, 'X509 CRL') : pem;
       const file = str(values, 'out');
       if (file) {
@@ -876,6 +888,7 @@ export const COMMANDS: readonly Command[] = [
       }
     },
   },
+  caCommand,
   {
     name: 'serve',
     summary: 'run the mTLS gateway in the foreground',

@@ -107,6 +107,38 @@ export async function readCurrent(files: RenewFiles): Promise<CurrentCert> {
   };
 }
 
+function tryCert(pem: string): X509Certificate | null {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A CA rollover (issue 9): the renewed certificate comes from the new CA, and the answer carries the
+ * cross certificate (the new CA's key certified by the old CA) and the new root. When the leaf checks
+ * out through a cross certificate issued by a CA in --ca, the new root with that same name and key is
+ * returned, to be trusted from now on (the old root vouched for its key); null otherwise.
+ */
+function rolledOverRoot(leaf: X509Certificate, answer: readonly string[], caPem: string): string | null {
+  const certs = answer.map((pem) => ({ pem, cert: tryCert(pem) }));
+  for (const { cert: cross } of certs) {
+    if (!cross?.ca || cross.subject === cross.issuer) continue;
+    if (!leaf.checkIssued(cross) || !leaf.verify(cross.publicKey) || !issuedByAny(cross, caPem)) continue;
+    const root = certs.find(
+      ({ cert }) =>
+        cert?.ca === true &&
+        cert.subject === cross.subject &&
+        cert.checkIssued(cert) &&
+        cert.publicKey.equals(cross.publicKey) &&
+        cert.verify(cert.publicKey),
+    );
+    if (root) return root.pem;
+  }
+  return null;
+}
+
 function issuedByAny(cert: X509Certificate, caPem: string): boolean {
   return certBlocks(caPem).some((block) => {
     try {
@@ -211,7 +243,9 @@ export async function renewOnce(url: URL, files: RenewFiles, rekey: boolean): Pr
       'the renewed certificate is not for the expected key; files left as they were',
     );
   }
-  if (!issuedByAny(leaf, current.caPem)) {
+  const direct = issuedByAny(leaf, current.caPem);
+  const newRoot = direct ? null : rolledOverRoot(leaf, blocks.slice(1), current.caPem);
+  if (!direct && newRoot === null) {
     throw new ConsoleError(
       'GATEWAY',
       `the renewed certificate was not issued by a CA in ${files.ca}; files left as they were`,
@@ -226,6 +260,14 @@ export async function renewOnce(url: URL, files: RenewFiles, rekey: boolean): Pr
   // The key goes first: a crash between the two renames leaves a new key with the old certificate,
   // which the next run reports (key does not match) rather than a certificate nobody holds the key of.
   if (fresh) await atomicWriteFile(files.key, fresh.keyPem, 0o600);
+  // A CA rollover: the new root joins --ca before the certificate it verifies is written.
+  if (newRoot !== null) {
+    await atomicWriteFile(
+      files.ca,
+      `${current.caPem.trimEnd()}\n${newRoot}\n`,
+      await modeOf(files.ca, 0o644),
+    );
+  }
   await atomicWriteFile(files.cert, certOut, certMode);
   return {
     // Whole bytes, as the console prints serials.

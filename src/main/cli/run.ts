@@ -47,7 +47,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     } catch (e) {
       throw usageError(`${command.name}: ${(e as Error).message.split('\n')[0]}`);
     }
-    const [sub, ...extra] = positionals;
+    let [sub, ...extra] = positionals;
+    // Two-word sub-commands (`ca rollover start`) are declared with their space.
+    const pair = sub !== undefined && extra[0] !== undefined ? `${sub} ${extra[0]}` : '';
+    if (pair !== '' && command.subcommands?.includes(pair)) [sub, ...extra] = [pair, ...extra.slice(1)];
     if (sub !== undefined && !command.subcommands?.includes(sub)) {
       throw usageError(`${command.name}: unexpected argument "${sub}"`);
     }

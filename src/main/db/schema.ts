@@ -80,6 +80,58 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE certificates ADD COLUMN supersedes TEXT;
   ALTER TABLE certificates ADD COLUMN superseded_by TEXT;
   `,
+  // v3 (issue 9): staged CA rollover. Several CAs (the v1 row becomes CA 1), cross certificates
+  // between them, the rollovers themselves, and every certificate, revocation and CRL keyed by its
+  // issuing CA. Serials stay unique across our CAs (the primary keys), so a serial alone still finds
+  // one certificate; the issuer says which CRL and which OCSP signer answer for it.
+  `
+  CREATE TABLE cas (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    cert_pem TEXT NOT NULL,
+    sealed_key BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    retired_at TEXT
+  );
+  INSERT INTO cas (id, name, cert_pem, sealed_key, created_at)
+    SELECT 1, m.ca_name, c.cert_pem, c.sealed_key, m.created_at FROM ca c, meta m WHERE c.id = 1;
+  DROP TABLE ca;
+  CREATE TABLE ca_cross_certs (
+    subject_ca INTEGER NOT NULL REFERENCES cas (id),
+    issuer_ca INTEGER NOT NULL REFERENCES cas (id),
+    serial TEXT NOT NULL UNIQUE,
+    cert_pem TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (subject_ca, issuer_ca)
+  );
+  CREATE TABLE ca_rollovers (
+    id INTEGER PRIMARY KEY,
+    old_ca INTEGER NOT NULL REFERENCES cas (id),
+    new_ca INTEGER NOT NULL UNIQUE REFERENCES cas (id),
+    started_at TEXT NOT NULL,
+    started_by TEXT NOT NULL,
+    servers_rolled_at TEXT,
+    retired_at TEXT,
+    retired_by TEXT
+  );
+  -- SQLite refuses a REFERENCES column with a non-NULL default in ALTER TABLE; the code keeps them right.
+  ALTER TABLE certificates ADD COLUMN issuer_ca INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE revocations ADD COLUMN issuer_ca INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE server_certs ADD COLUMN issuer_ca INTEGER NOT NULL DEFAULT 1;
+  CREATE INDEX certificates_issuer ON certificates (issuer_ca);
+  CREATE INDEX revocations_issuer ON revocations (issuer_ca);
+  CREATE TABLE ca_crls (
+    ca_id INTEGER PRIMARY KEY REFERENCES cas (id),
+    number INTEGER NOT NULL,
+    this_update TEXT NOT NULL,
+    next_update TEXT NOT NULL,
+    entries INTEGER NOT NULL,
+    der BLOB NOT NULL
+  );
+  INSERT INTO ca_crls (ca_id, number, this_update, next_update, entries, der)
+    SELECT 1, number, this_update, next_update, entries, der FROM crl WHERE id = 1;
+  DROP TABLE crl;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,10 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConsoleService, createVaultResolver } from '../service';
+import { describeAutoStart, startOnLaunch, type AutoStartOutcome } from '../service/auto-start';
 import { bindIpc } from './bind-ipc';
 import { installCsp } from './csp';
 import { createDialogs } from './dialogs';
 import { createIpcDispatcher, createSenderPolicy } from './ipc';
+import { startNotifications } from './notifications';
 import { electronSafeStorage } from './safe-storage';
 import { UtilityLauncher } from './utility-launcher';
 
@@ -100,6 +102,14 @@ async function start(): Promise<void> {
   app.on('window-all-closed', () => app.quit());
 
   createWindow(dispatcher, service);
+  startNotifications(service, () => mainWindow);
+
+  // The saved "start the gateway on launch" (issue 10); a locked vault defers it to the unlock.
+  const logLaunch = (outcome: AutoStartOutcome) => {
+    const line = describeAutoStart(outcome);
+    if (line !== null) console.error(`mtls-console: ${line}`);
+  };
+  void startOnLaunch(service, logLaunch).then(logLaunch);
 }
 
 function createWindow(dispatcher: ReturnType<typeof createIpcDispatcher>, service: ConsoleService): void {

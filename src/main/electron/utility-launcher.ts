@@ -1,6 +1,6 @@
 import { utilityProcess, type UtilityProcess } from 'electron';
 import { createInterface } from 'node:readline';
-import { sanitizedEnv, type GatewayChild, type GatewayLauncher } from '../gateway';
+import { GATEWAY_V8_FLAGS, sanitizedEnv, type GatewayChild, type GatewayLauncher } from '../gateway';
 import type { ParentToGateway } from '../gateway/protocol';
 
 /**
@@ -18,6 +18,7 @@ export class UtilityLauncher implements GatewayLauncher {
       serviceName: 'mtls-gateway',
       stdio: 'pipe',
       env,
+      execArgv: [...GATEWAY_V8_FLAGS],
     });
     let exited = false;
     proc.once('exit', () => {

@@ -23,6 +23,20 @@ export interface LiveConnection {
   requestMark: number;
   /** Since when bytes of a request have been arriving without its headers completing. */
   partialSince: number | null;
+  /** Source port, TLS version and cipher: read once, at the first snapshot (never on the hot path). */
+  tls?: { readonly remotePort?: number; readonly tlsVersion?: string; readonly cipher?: string };
+}
+
+/** What the viewer shows about a session besides its identity; fixed for the connection's life. */
+function sessionFacts(socket: TLSSocket): NonNullable<LiveConnection['tls']> {
+  const port = socket.remotePort;
+  const version = socket.getProtocol();
+  const cipher = socket.getCipher() as { name?: string } | undefined;
+  return {
+    ...(typeof port === 'number' ? { remotePort: port } : {}),
+    ...(typeof version === 'string' ? { tlsVersion: version } : {}),
+    ...(typeof cipher?.name === 'string' ? { cipher: cipher.name } : {}),
+  };
 }
 
 export class ConnectionTable {
@@ -158,6 +172,7 @@ export class ConnectionTable {
       cn: c.identity.cn,
       serial: c.identity.serial,
       remoteAddress: c.remoteAddress,
+      ...(c.tls ??= sessionFacts(c.socket)),
       since: new Date(c.since).toISOString(),
       bytesIn: c.socket.bytesRead,
       bytesOut: c.socket.bytesWritten,

@@ -8,5 +8,11 @@ export {
   type SupervisorLogLine,
   type LogSource,
 } from './supervisor';
-export { ForkLauncher, sanitizedEnv, type GatewayChild, type GatewayLauncher } from './launcher';
+export {
+  ForkLauncher,
+  GATEWAY_V8_FLAGS,
+  sanitizedEnv,
+  type GatewayChild,
+  type GatewayLauncher,
+} from './launcher';
 export * from './protocol';

@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../../shared/model';
-import { isLoopbackHost } from '../../shared/validation';
-import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS, type GatewayOptions } from './protocol';
+import { isLoopbackHost } from '../../shared/host-port';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS, type GatewayOptions } from './wire';
 
 /** Every limit the gateway enforces, resolved once from the operator's config and local options. */
 export interface GatewayLimits {

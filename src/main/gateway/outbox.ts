@@ -5,7 +5,7 @@ import {
   type GatewayAuditEntry,
   type GatewayToParent,
   type LogLevel,
-} from './protocol';
+} from './wire';
 
 /** Audit records are batched: one message per AUDIT_FLUSH_MS or per AUDIT_BATCH records. */
 const AUDIT_FLUSH_MS = 100;

@@ -3,12 +3,38 @@ import { accessRulesSchema } from '../../shared/policy';
 import { upstreamCredentialNameSchema, upstreamCredentialValueSchema } from '../../shared/credentials';
 import type { AuditActor, ConnectionInfo, GatewayConfig } from '../../shared/model';
 import { listenAddressSchema, upstreamUrlSchema } from '../../shared/validation';
+import type {
+  ConfigMessage,
+  GatewayAuditEntry,
+  GatewayOptions,
+  GatewayTlsMaterial,
+  GatewayToParentChecked,
+  HoldMessage,
+  KillMessage,
+  ParentToGateway,
+  RenewAnswer,
+  RenewRequest,
+  RevocationsMessage,
+  StartMessage,
+  StopMessage,
+  TlsMessage,
+  WireCredentials,
+} from './wire';
+import { LOG_LEVELS } from './wire';
+
+// Types, constants and the child's own check live in wire.ts, which loads no zod (issue 12).
+export * from './wire';
+
+/** True when A and B are the same type: each zod schema below outputs exactly its wire.ts type. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const same = <A, B>(ok: Same<A, B>): Same<A, B> => ok;
 
 /**
- * The wire contract between the supervisor (parent) and the gateway process (child).
- * Both sides parse what they receive with these schemas (audit batches, one record per request,
- * with checkAuditMessage instead): the other end is another process (possibly a different build),
- * so nothing is trusted by type alone.
+ * The wire contract between the supervisor (parent) and the gateway process (child), parent side:
+ * the parent parses what it receives with these schemas (audit batches, one record per request,
+ * with checkAuditMessage instead); the child checks what it receives with wire.ts's
+ * checkParentMessage, the same rules by hand. The other end is another process (possibly a
+ * different build), so nothing is trusted by type alone.
  */
 
 const pemSchema = z.string().min(1).max(4_000_000);
@@ -52,13 +78,9 @@ export const gatewayOptionsSchema = z.object({
   /** After an oversized chain, that source prefix gets one handshake per second for this long. */
   oversizePenaltyMs: z.number().int().min(0).max(3_600_000).optional(),
 });
-export type GatewayOptions = z.infer<typeof gatewayOptionsSchema>;
-export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
-export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
 
 /** The server's key and cert and the CA bundle clients are verified against. Never the CA key. */
 export const tlsMaterialSchema = z.object({ keyPem: pemSchema, certPem: pemSchema, caPem: pemSchema });
-export type GatewayTlsMaterial = z.infer<typeof tlsMaterialSchema>;
 
 /** Upstream credentials in clear: only on this private channel, never logged (issue 11 §3). */
 export const credentialsWireSchema = z
@@ -73,7 +95,6 @@ export const credentialsWireSchema = z
     }),
   )
   .max(32);
-export type WireCredentials = z.infer<typeof credentialsWireSchema>;
 
 export const startMessageSchema = z.object({
   type: z.literal('start'),
@@ -158,7 +179,6 @@ export const renewRequestSchema = z.object({
   /** A PKCS#10 CSR (DER, base64) for a new key; absent: the same key. */
   csr: z.base64().max(32_768).optional(),
 });
-export type RenewRequest = z.infer<typeof renewRequestSchema>;
 
 export const renewAnswerSchema = z.union([
   z.object({
@@ -176,11 +196,6 @@ export const renewAnswerSchema = z.union([
     error: z.string().max(500),
   }),
 ]);
-export type RenewAnswer = z.infer<typeof renewAnswerSchema>;
-export type RenewOutcome =
-  | { readonly ok: true; readonly certPem: string; readonly caPem: string }
-  | { readonly ok: false; readonly status: number; readonly error: string };
-
 export const parentToGatewaySchema = z.union([
   renewAnswerSchema,
   credentialsMessageSchema,
@@ -192,15 +207,6 @@ export const parentToGatewaySchema = z.union([
   killMessageSchema,
   stopMessageSchema,
 ]);
-export type StartMessage = z.infer<typeof startMessageSchema>;
-export type TlsMessage = z.infer<typeof tlsMessageSchema>;
-export type RevocationsMessage = z.infer<typeof revocationsMessageSchema>;
-export type KillMessage = z.infer<typeof killMessageSchema>;
-export type StopMessage = z.infer<typeof stopMessageSchema>;
-export type HoldMessage = z.infer<typeof holdMessageSchema>;
-export type ConfigMessage = z.infer<typeof configMessageSchema>;
-export type ParentToGateway = z.infer<typeof parentToGatewaySchema>;
-
 // ── gateway → parent ─────────────────────────────────────────────────────────────
 
 export const auditActorSchema = z.union([
@@ -209,31 +215,12 @@ export const auditActorSchema = z.union([
   z.object({ kind: z.literal('system') }),
 ]) satisfies z.ZodType<AuditActor>;
 
-/** What the gateway records (GatewaySink.audit); `time` is when the gateway saw the event (ISO). */
 export const gatewayAuditEntrySchema = z.object({
   type: z.string().min(1).max(100),
   actor: auditActorSchema,
   details: z.record(z.string(), z.unknown()),
   time: z.string().optional(),
 });
-export type GatewayAuditEntry = z.infer<typeof gatewayAuditEntrySchema>;
-
-/**
- * One audit record on the wire, compact (one per proxied request, so it is the hot path):
- * `[time, type, cn, serial, details]`. `cn` and `serial` are the client's, or both null for the
- * gateway itself (actor `system`); an operator never acts through the gateway.
- */
-export type AuditWireRow = [
-  time: string,
-  type: string,
-  cn: string | null,
-  serial: string | null,
-  details: Record<string, unknown>,
-];
-export interface AuditMessage {
-  readonly type: 'audit';
-  readonly rows: AuditWireRow[];
-}
 
 /** A record from the gateway that passed checkAuditMessage: the values the audit log stores. */
 export interface GatewayAuditRow {
@@ -248,19 +235,6 @@ export interface GatewayAuditRow {
   readonly detailsJson: string;
   /** Equal to JSON.parse(detailsJson), so nobody has to parse it back. */
   readonly details: Record<string, unknown>;
-}
-
-/** The child's side: null for an entry the wire cannot carry (an operator actor). */
-export function toWireRow(e: GatewayAuditEntry): AuditWireRow | null {
-  const time = e.time ?? new Date().toISOString();
-  switch (e.actor.kind) {
-    case 'client':
-      return [time, e.type, e.actor.cn, e.actor.serial, e.details];
-    case 'system':
-      return [time, e.type, null, null, e.details];
-    default:
-      return null;
-  }
 }
 
 /** Back to the entry shape, for listeners that want it (tests); the host stores rows as they are. */
@@ -288,15 +262,51 @@ function flatJson(d: Record<string, unknown>): boolean {
   return true;
 }
 
-function checkRow(r: unknown): GatewayAuditRow | string {
+/**
+ * What the rows of one batch already proved: a batch repeats its types, its clients and the second
+ * of its times, so each is matched against its pattern once rather than on every row.
+ */
+interface Checked {
+  /** The 20 characters `YYYY-MM-DDTHH:MM:SS.` of a time that matched ISO_TIME; null: none yet. */
+  timePrefix: string | null;
+  type: string | null;
+  cn: string | null;
+  serial: string | null;
+}
+
+/** `\d{3}Z` at position 20: the rest of an ISO time whose first 20 characters already matched. */
+function isoTail(t: string): boolean {
+  if (t.length !== 24 || t.charCodeAt(23) !== 0x5a) return false;
+  for (let i = 20; i < 23; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+function checkRow(r: unknown, seen: Checked): GatewayAuditRow | string {
   if (!Array.isArray(r) || r.length !== 5) return 'a row is not [time, type, cn, serial, details]';
   const [time, type, cn, serial, details] = r as unknown[];
-  if (typeof time !== 'string' || !ISO_TIME.test(time)) return 'time is not an ISO time';
-  if (typeof type !== 'string' || type.length > 100 || !AUDIT_TYPE.test(type)) return 'type is not gateway.…';
+  if (typeof time !== 'string') return 'time is not an ISO time';
+  if (!(seen.timePrefix !== null && time.startsWith(seen.timePrefix) && isoTail(time))) {
+    if (!ISO_TIME.test(time)) return 'time is not an ISO time';
+    seen.timePrefix = time.slice(0, 20);
+  }
+  if (typeof type !== 'string') return 'type is not gateway.…';
+  if (type !== seen.type) {
+    if (type.length > 100 || !AUDIT_TYPE.test(type)) return 'type is not gateway.…';
+    seen.type = type;
+  }
   if (cn === null) {
     if (serial !== null) return 'a serial without a cn';
-  } else if (typeof cn !== 'string' || typeof serial !== 'string' || !HEX_SERIAL.test(serial)) {
+  } else if (typeof cn !== 'string' || typeof serial !== 'string') {
     return 'actor is neither a client (cn, hex serial) nor the gateway (null, null)';
+  } else if (cn !== seen.cn || serial !== seen.serial) {
+    if (!HEX_SERIAL.test(serial)) {
+      return 'actor is neither a client (cn, hex serial) nor the gateway (null, null)';
+    }
+    seen.cn = cn;
+    seen.serial = serial;
   }
   if (typeof details !== 'object' || details === null || Array.isArray(details)) {
     return 'details are not an object';
@@ -330,8 +340,9 @@ export function checkAuditMessage(msg: { readonly rows?: unknown }): GatewayAudi
   if (!Array.isArray(rows)) return 'audit message without rows';
   if (rows.length > MAX_AUDIT_ROWS) return `more than ${MAX_AUDIT_ROWS} rows in one audit message`;
   const out: GatewayAuditRow[] = new Array<GatewayAuditRow>(rows.length);
+  const seen: Checked = { timePrefix: null, type: null, cn: null, serial: null };
   for (let i = 0; i < rows.length; i++) {
-    const r = checkRow(rows[i]);
+    const r = checkRow(rows[i], seen);
     if (typeof r === 'string') return `row ${i}: ${r}`;
     out[i] = r;
   }
@@ -343,14 +354,14 @@ export const connectionInfoSchema = z.object({
   cn: z.string(),
   serial: z.string(),
   remoteAddress: z.string(),
+  remotePort: z.number().int().min(0).max(65535).optional(),
+  tlsVersion: z.string().max(32).optional(),
+  cipher: z.string().max(128).optional(),
   since: z.string(),
   bytesIn: z.number().nonnegative(),
   bytesOut: z.number().nonnegative(),
   requests: z.number().int().nonnegative(),
 }) satisfies z.ZodType<ConnectionInfo>;
-
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Every message but `audit`, which is checked by hand (checkAuditMessage). */
 export const gatewayToParentSchema = z.union([
@@ -365,51 +376,24 @@ export const gatewayToParentSchema = z.union([
   z.object({ type: z.literal('fatal'), message: z.string() }),
   renewRequestSchema,
 ]);
-export type GatewayToParent = z.infer<typeof gatewayToParentSchema> | AuditMessage;
-export type ReadyMessage = Extract<GatewayToParent, { type: 'ready' }>;
 
-/** Gateway audit record types (DESIGN.md §9). */
-export const GATEWAY_AUDIT_TYPES = {
-  accepted: 'gateway.connection.accepted',
-  refused: 'gateway.connection.refused',
-  /** How many refusals of one reason and source a window left out of the log (a flood). */
-  refusedSuppressed: 'gateway.connection.refused.suppressed',
-  closed: 'gateway.connection.closed',
-  request: 'gateway.request',
-  /** A request answered 503 without reaching the upstream, because audit records could not be written. */
-  requestHeld: 'gateway.request.held',
-  /** A request refused before dispatch (revoked, expired, non-WebSocket upgrade, bad path). */
-  requestRefused: 'gateway.request.refused',
-  /** Pipelined requests that were queued and never sent because their connection ended. */
-  requestsDropped: 'gateway.request.dropped',
-  upstreamError: 'gateway.upstream.error',
-  crashed: 'gateway.crashed',
-} as const;
-
-/** Why a connection was refused. Recorded as `details.reason`. */
-export const REFUSAL_REASONS = [
-  'no_certificate',
-  'unknown_ca',
-  'expired',
-  'not_yet_valid',
-  'revoked',
-  'wrong_eku',
-  'invalid_certificate',
-  'protocol_version',
-  'bad_handshake',
-  'limit_reached',
-  /** The per-certificate cap (maxConnectionsPerIdentity). */
-  'identity_limit',
-  /** The pre-authentication budget (all handshakes, or those of one source prefix). */
-  'handshake_limit',
-  'chain_too_long',
-  'certificate_too_large',
-  'handshake_timeout',
-  'shutting_down',
-  'audit_unavailable',
+// Each schema outputs exactly the type the child checks by hand (wire.ts): a field added on one
+// side only is a compile error here.
+export const schemasMatchWire = [
+  same<z.infer<typeof gatewayOptionsSchema>, GatewayOptions>(true),
+  same<z.infer<typeof tlsMaterialSchema>, GatewayTlsMaterial>(true),
+  same<z.infer<typeof credentialsWireSchema>, WireCredentials>(true),
+  same<z.infer<typeof startMessageSchema>, StartMessage>(true),
+  same<z.infer<typeof tlsMessageSchema>, TlsMessage>(true),
+  same<z.infer<typeof revocationsMessageSchema>, RevocationsMessage>(true),
+  same<z.infer<typeof killMessageSchema>, KillMessage>(true),
+  same<z.infer<typeof stopMessageSchema>, StopMessage>(true),
+  same<z.infer<typeof holdMessageSchema>, HoldMessage>(true),
+  same<z.infer<typeof configMessageSchema>, ConfigMessage>(true),
+  same<z.infer<typeof renewAnswerSchema>, RenewAnswer>(true),
+  same<z.infer<typeof renewRequestSchema>, RenewRequest>(true),
+  same<z.infer<typeof parentToGatewaySchema>, ParentToGateway>(true),
+  same<z.infer<typeof gatewayAuditEntrySchema>, GatewayAuditEntry>(true),
+  same<z.infer<typeof gatewayToParentSchema>, GatewayToParentChecked>(true),
+  same<z.infer<typeof gatewayConfigWireSchema>, GatewayConfig>(true),
 ] as const;
-export type RefusalReason = (typeof REFUSAL_REASONS)[number];
-
-/** Why the gateway closed a live connection. Absent from `closed` records when the client closed it. */
-export type CloseReason =
-  'killed' | 'revoked' | 'expired' | 'idle' | 'headers_timeout' | 'shutdown' | 'error';

@@ -9,10 +9,10 @@ import { RequestLane, type LaneStop, type Running } from './request-lane';
 import { upstreamTarget } from '../../shared/request-target';
 import { isWebSocketUpgrade, Tunnel } from './tunnel';
 import { UpstreamPool } from './upstream-pool';
-import type { RenewOutcome } from './protocol';
+import type { RenewOutcome } from './wire';
 import { RENEW_PATH, RenewEndpoint } from './renew-endpoint';
 import type { ClientIdentity } from './verify';
-import { decide, type AccessRule } from '../../shared/policy';
+import { decide, type AccessRule } from '../../shared/policy-decide';
 
 export { xfccValue };
 

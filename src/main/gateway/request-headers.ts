@@ -98,6 +98,42 @@ function isHopByHop(name: string, named: Set<string> | null): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (named !== null && named.has(name));
 }
 
+/**
+ * What a head does with a header name, remembered per spelling: clients and upstreams send the same
+ * few names on every message, and lowercasing and matching each one cost an allocation and a scan
+ * per header per request (issue 12). Bounded: long names are not remembered, and a full cache is
+ * emptied, so a client sending ever new names only makes its own requests slower.
+ */
+class NameVerdicts {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly decide: (lowercased: string) => number) {}
+
+  of(name: string): number {
+    const cached = this.seen.get(name);
+    if (cached !== undefined) return cached;
+    const verdict = this.decide(name.toLowerCase());
+    if (name.length <= MAX_REMEMBERED_NAME) {
+      if (this.seen.size >= MAX_REMEMBERED_NAMES) this.seen.clear();
+      this.seen.set(name, verdict);
+    }
+    return verdict;
+  }
+}
+
+const MAX_REMEMBERED_NAME = 64;
+const MAX_REMEMBERED_NAMES = 512;
+/** Verdicts: relay the header, drop it, relay it through the Origin rewrite, or it is Connection. */
+const KEEP = 0;
+const DROP = 1;
+const ORIGIN = 2;
+const CONNECTION = 3;
+
+/** Response headers the gateway never relays: it frames the body itself (Content-Length, hop-by-hop). */
+const responseNames = new NameVerdicts((key) =>
+  key === 'connection' ? CONNECTION : key === 'content-length' || isHopByHop(key, null) ? DROP : KEEP,
+);
+
 function pemOf(der: Buffer): string {
   const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
   return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
@@ -116,6 +152,19 @@ export class HeaderPolicy {
   private readonly prefixes: string[];
   /** Names of the injected credentials (compared as headerKey): whatever the client sent is dropped. */
   private readonly credentialKeys: Set<string>;
+  /** Request header names dropped from the upstream head (besides those the Connection header names). */
+  private readonly requestNames = new NameVerdicts((key) =>
+    key === 'host' ||
+    key === 'expect' ||
+    key === 'content-length' ||
+    isHopByHop(key, null) ||
+    this.isIdentityHeader(key) ||
+    (this.credentialKeys.size > 0 && this.credentialKeys.has(headerKey(key)))
+      ? DROP
+      : key === 'origin'
+        ? ORIGIN
+        : KEEP,
+  );
 
   constructor(private readonly opts: HeaderPolicyOptions = {}) {
     this.names = new Set(IDENTITY_HEADER_NAMES);
@@ -199,12 +248,10 @@ export class HeaderPolicy {
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${upstreamHost}\r\n`;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i] as string;
-      const key = name.toLowerCase();
-      if (key === 'host' || key === 'expect' || key === 'content-length') continue;
-      if (isHopByHop(key, named) || this.isIdentityHeader(key)) continue;
-      if (this.credentialKeys.size > 0 && this.credentialKeys.has(headerKey(key))) continue;
+      const verdict = this.requestNames.of(name);
+      if (verdict === DROP || (named !== null && named.has(name.toLowerCase()))) continue;
       const value = raw[i + 1] as string;
-      head += `${name}: ${key === 'origin' ? this.origin(value, facts.host) : value}\r\n`;
+      head += `${name}: ${verdict === ORIGIN ? this.origin(value, facts.host) : value}\r\n`;
     }
     if (facts.host !== undefined) head += `x-forwarded-host: ${facts.host}\r\n`;
     return head + identity + this.credentialLines(method) + framing + '\r\n';
@@ -250,7 +297,7 @@ export class HeaderPolicy {
   clientHeadLines(raw: readonly string[]): string {
     let connection: string | undefined;
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      if ((raw[i] as string).toLowerCase() === 'connection') {
+      if (responseNames.of(raw[i] as string) === CONNECTION) {
         connection =
           connection === undefined ? (raw[i + 1] as string) : `${connection},${raw[i + 1] as string}`;
       }
@@ -259,8 +306,7 @@ export class HeaderPolicy {
     let lines = '';
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i] as string;
-      const key = name.toLowerCase();
-      if (key === 'content-length' || isHopByHop(key, named)) continue;
+      if (responseNames.of(name) !== KEEP || (named !== null && named.has(name.toLowerCase()))) continue;
       lines += `${name}: ${raw[i + 1] as string}\r\n`;
     }
     return lines;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HeaderPolicy, headerKey } from './request-headers';
+import { HeaderPolicy, headerKey, requestFacts } from './request-headers';
+import { isoNow } from './gateway';
 import { RequestLane, type LaneStop } from './request-lane';
 import { upstreamTarget } from '../../shared/request-target';
 
@@ -100,6 +101,129 @@ describe('identity headers (issue 8 item 5)', () => {
         `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`,
       )}";Subject="CN=alice"`,
     );
+  });
+});
+
+describe('head building on the hot path (names remembered per spelling, issue 12)', () => {
+  /** The names a head kept, lowercased, in order. */
+  const names = (head: string): string[] =>
+    head
+      .split('\r\n')
+      .slice(1)
+      .filter((l) => l !== '')
+      .map((l) => l.slice(0, l.indexOf(':')).toLowerCase());
+
+  it('drops the same request headers as the object form, however often and however spelled', () => {
+    const p = new HeaderPolicy({
+      stripHeaders: ['X-Tenant-User', 'X-Internal-*'],
+      credentials: [{ name: 'X-Api_Token', value: 'secret' }],
+      rewriteOrigin: true,
+      upstreamOrigin: 'http://127.0.0.1:1',
+    });
+    const raw = [
+      'Host',
+      'gw:443',
+      'Accept',
+      '*/*',
+      'X_Client_Cert_Serial',
+      'ff',
+      'Connection',
+      'keep-alive, X-Hop',
+      'X-Hop',
+      '1',
+      'Proxy-Foo',
+      'x',
+      'Keep-Alive',
+      '5',
+      'X-Internal-Role',
+      'admin',
+      'x-tenant_user',
+      'bob',
+      'X-API-TOKEN',
+      'client-sent',
+      'Content-Length',
+      '0',
+      'Expect',
+      '100-continue',
+      'Origin',
+      'https://gw:443',
+      'X-Request-Id',
+      'r1',
+      'TE',
+      'trailers',
+    ];
+    for (let round = 0; round < 3; round++) {
+      const head = p.upstreamHead('GET', '/x', raw, requestFacts(raw), 'u:1', '', '');
+      expect(names(head)).toEqual([
+        'host',
+        'accept',
+        'origin',
+        'x-request-id',
+        'x-forwarded-host',
+        'x-api_token',
+      ]);
+      expect(head).toContain('Origin: http://127.0.0.1:1\r\n');
+      expect(head).toContain('X-Api_Token: secret\r\n');
+      expect(head).not.toContain('client-sent');
+    }
+    // The same name without Connection naming it is relayed: the verdict is per message, not remembered.
+    const plain = ['Host', 'gw', 'X-Hop', '2'];
+    expect(names(p.upstreamHead('GET', '/', plain, requestFacts(plain), 'u:1', '', ''))).toEqual([
+      'host',
+      'x-hop',
+      'x-forwarded-host',
+      'x-api_token',
+    ]);
+  });
+
+  it('stays right past its bound, with long names and names it cannot remember', () => {
+    const p = new HeaderPolicy();
+    const raw: string[] = ['Host', 'gw'];
+    for (let i = 0; i < 1500; i++) raw.push(`X-Custom-${i}`, 'v');
+    raw.push(`X-Forwarded-${'a'.repeat(200)}`, 'spoof', 'x'.repeat(300), 'kept', 'X-Real-IP', '6.6.6.6');
+    for (let round = 0; round < 2; round++) {
+      const kept = names(p.upstreamHead('GET', '/', raw, requestFacts(raw), 'u:1', '', ''));
+      expect(kept).toHaveLength(1 + 1500 + 1 + 1);
+      expect(kept).toContain('x'.repeat(300));
+      expect(kept.some((n) => n.startsWith('x-forwarded-a'))).toBe(false);
+      expect(kept).not.toContain('x-real-ip');
+    }
+  });
+
+  it('relays response headers but the framing and hop-by-hop ones', () => {
+    const p = new HeaderPolicy();
+    for (let round = 0; round < 3; round++) {
+      const lines = p.clientHeadLines([
+        'Content-Type',
+        'text/plain',
+        'Content-Length',
+        '5',
+        'Connection',
+        'close, X-Secret',
+        'X-Secret',
+        's',
+        'Transfer-Encoding',
+        'chunked',
+        'Proxy-Authenticate',
+        'Basic',
+        'Set-Cookie',
+        'a=1',
+        'Set-Cookie',
+        'b=2',
+      ]);
+      expect(lines).toBe('Content-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n');
+    }
+    expect(p.clientHeadLines(['X-Secret', 's'])).toBe('X-Secret: s\r\n');
+  });
+
+  it('times audit records as Date#toISOString does', () => {
+    for (const t of [
+      0, 999, 1000, 1_764_561_600_007, 1_764_561_600_010, 1_764_561_600_999, 1_764_561_601_000,
+    ]) {
+      expect(isoNow(t)).toBe(new Date(t).toISOString());
+    }
+    const now = Date.now();
+    expect(isoNow(now)).toBe(new Date(now).toISOString());
   });
 });
 

@@ -12,9 +12,9 @@ export function canonicalSerial(hex: string): string {
 }
 
 /**
- * The in-memory revocation set. Our gateway trusts a single CA (DESIGN.md §8 keys revocations by
- * issuer and serial); serials are 16 random bytes from that CA, so the serial alone is the key and
- * the issuer is only recorded in audit details.
+ * The in-memory revocation set. DESIGN.md §8 keys revocations by issuer and serial; the gateway trusts
+ * only our own CAs (two while a CA rollover runs), whose serials are 16 random bytes kept unique across
+ * them by the state database, so the serial alone is the key here.
  */
 export class RevocationSet {
   private serials = new Set<string>();

@@ -224,6 +224,37 @@ export async function createCa(opts: {
   return { cert, keys };
 }
 
+/**
+ * A cross certificate (the seed's rollover step "cross-sign"): `subject`'s name and key, signed by
+ * `issuer`, as a CA. A verifier that trusts only the issuer's root then accepts whatever the subject
+ * CA signs, given this certificate as an intermediate. Valid while both CAs are, no longer.
+ */
+export function crossCertifyCa(opts: {
+  subjectCertPem: string;
+  issuer: SigningCa;
+  now: Date;
+  serial: string;
+}): IssuedCert {
+  const subject = parseCertificate(opts.subjectCertPem);
+  const issuer = parseCertificate(opts.issuer.certPem);
+  if (!subject.isCa || !issuer.isCa) throw new Error('cross-signing needs two CA certificates');
+  return signCertificate({
+    serial: opts.serial,
+    issuer: issuer.subject,
+    subject: subject.subject,
+    notBefore: wholeSeconds(opts.now.getTime() - CLOCK_SKEW_MS),
+    notAfter: wholeSeconds(Math.min(subject.notAfter.getTime(), issuer.notAfter.getTime())),
+    spkiDer: new Uint8Array(subject.spkiDer).buffer,
+    signingKey: opts.issuer.privateKey,
+    extensions: [
+      // pathLen 0: it vouches for the subject CA's leaves, not for CAs below it.
+      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: true, pathLenConstraint: 0 })),
+      extension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign)),
+      ...keyIdExtensions(subject.subjectKeyId, issuer.subjectKeyId),
+    ],
+  });
+}
+
 /** Leaf validity: backdated for skew, and never outliving the CA (chains would fail past that point). */
 function leafValidity(
   now: Date,

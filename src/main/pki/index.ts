@@ -11,6 +11,7 @@ export {
 export { randomSerial } from './serial';
 export {
   createCa,
+  crossCertifyCa,
   issueClientCert,
   issueClientCertForKey,
   issueOcspResponderCert,
@@ -24,8 +25,10 @@ export { buildCrl, crlDerToPem, parseCrlSerials, type CrlEntry } from './crl';
 export { buildPkcs12 } from './pkcs12';
 export {
   answerOcsp,
+  answerOcspAmong,
   ocspErrorResponse,
   ocspIssuer,
+  type OcspAuthority,
   type OcspCertStatus,
   type OcspIssuer,
   type OcspSigner,

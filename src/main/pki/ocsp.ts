@@ -152,6 +152,11 @@ function nonceOf(extensions: readonly pkijs.Extension[] | undefined): ArrayBuffe
 
 /** Reads a DER (or BER) OCSPRequest; throws OcspRequestError for anything that is not one. */
 export function parseOcspRequest(der: Uint8Array, issuer: OcspIssuer): ParsedOcspRequest {
+  const { certIds, nonce } = readOcspRequest(der);
+  return { queries: certIds.map((certId) => ({ certId, serial: serialFor(certId, issuer) })), nonce };
+}
+
+function readOcspRequest(der: Uint8Array): { certIds: pkijs.CertID[]; nonce: ArrayBuffer | null } {
   const asn1 = asn1js.fromBER(der);
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) {
     throw new OcspRequestError('not a single ASN.1 structure');
@@ -170,7 +175,7 @@ export function parseOcspRequest(der: Uint8Array, issuer: OcspIssuer): ParsedOcs
     );
   }
   return {
-    queries: list.map((r) => ({ certId: r.reqCert, serial: serialFor(r.reqCert, issuer) })),
+    certIds: list.map((r) => r.reqCert),
     nonce: nonceOf(request.tbsRequest.requestExtensions),
   };
 }
@@ -299,6 +304,50 @@ export function answerOcsp(
   return {
     response: signOcspResponse({
       signer: opts.signer,
+      answers,
+      nonce: request.nonce,
+      now: opts.now,
+      validityMs: opts.validityMs,
+    }),
+  };
+}
+
+/** One CA the responder answers for: its identity, its delegated signer and its status lookup. */
+export interface OcspAuthority {
+  readonly issuer: OcspIssuer;
+  readonly signer: OcspSigner;
+  readonly status: (serial: string) => OcspCertStatus;
+}
+
+/**
+ * Answers for several CAs at one URL (a CA rollover): the request's first certificate that names one
+ * of `authorities` picks it, and that CA's delegated signer signs the whole response (a signer is
+ * authorized for its own CA only, RFC 6960 §4.2.2.2), so certificates of any other issuer in the same
+ * request are `unknown`. A request naming none of them is answered by the first, all `unknown`.
+ */
+export function answerOcspAmong(
+  requestDer: Uint8Array,
+  opts: { authorities: readonly OcspAuthority[]; now: Date; validityMs: number },
+): { response: Buffer; malformed?: string } {
+  let request: { certIds: pkijs.CertID[]; nonce: ArrayBuffer | null };
+  try {
+    request = readOcspRequest(requestDer);
+  } catch (e) {
+    if (e instanceof OcspRequestError)
+      return { response: ocspErrorResponse('malformedRequest'), malformed: e.message };
+    throw e;
+  }
+  const first = opts.authorities[0];
+  if (!first) throw new Error('an OCSP responder needs at least one CA');
+  const chosen =
+    opts.authorities.find((a) => request.certIds.some((id) => serialFor(id, a.issuer) !== null)) ?? first;
+  const answers = request.certIds.map((certId) => {
+    const serial = serialFor(certId, chosen.issuer);
+    return { certId, status: serial === null ? ({ kind: 'unknown' } as const) : chosen.status(serial) };
+  });
+  return {
+    response: signOcspResponse({
+      signer: chosen.signer,
       answers,
       nonce: request.nonce,
       now: opts.now,

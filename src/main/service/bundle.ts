@@ -43,11 +43,16 @@ export async function bundleTargets(
   };
 }
 
-/** Refuses when a file would be overwritten (unless forced); an identical ca.crt is not a conflict. */
+/**
+ * Refuses when a file would be overwritten (unless forced); an identical ca.crt is not a conflict,
+ * nor one that holds only certificates of our own CAs (`ourCaPems`: it is replaced by the current
+ * trust, e.g. both roots while a CA rollover runs).
+ */
 export async function checkBundleTargets(
   targets: BundleTargets,
   caCertPem: string,
   force: boolean,
+  ourCaPems: readonly string[] = [],
 ): Promise<void> {
   const stat = await fs.stat(targets.dir).catch(() => null);
   if (stat && !stat.isDirectory()) {
@@ -59,10 +64,20 @@ export async function checkBundleTargets(
     if (file && (await exists(file))) existing.push(file);
   }
   const ca = await fs.readFile(targets.ca, 'utf8').catch(() => null);
-  if (ca !== null && ca !== caCertPem) existing.push(targets.ca);
+  if (ca !== null && ca !== caCertPem && !onlyOurCas(ca, ourCaPems)) existing.push(targets.ca);
   if (existing.length > 0) {
     throw new ConsoleError('ALREADY_EXISTS', `refusing to overwrite ${existing.join(', ')} (use --force)`);
   }
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Whether a ca.crt's text is nothing but certificates of our CAs (compared block by block). */
+export function onlyOurCas(text: string, ourCaPems: readonly string[]): boolean {
+  const ours = new Set(ourCaPems.flatMap((p) => p.match(PEM_BLOCK) ?? []).map((b) => b.replace(/\s+/g, '')));
+  const blocks = text.match(PEM_BLOCK) ?? [];
+  if (blocks.length === 0 || text.replace(PEM_BLOCK, '').trim() !== '') return false;
+  return blocks.every((b) => ours.has(b.replace(/\s+/g, '')));
 }
 
 export interface BundleContent {
@@ -146,7 +161,11 @@ async function writeNew(file: string, data: string | Buffer, mode: number, shown
  * on EEXIST); an identical ca.crt is left as it is. On failure, the files this call placed are removed
  * again and the error names the file.
  */
-export async function placeBundle(staged: readonly StagedFile[], force: boolean): Promise<void> {
+export async function placeBundle(
+  staged: readonly StagedFile[],
+  force: boolean,
+  ourCaPems: readonly string[] = [],
+): Promise<void> {
   const placed: StagedFile[] = [];
   try {
     for (const f of staged) {
@@ -163,6 +182,15 @@ export async function placeBundle(staged: readonly StagedFile[], force: boolean)
             (await hashOf(f.final)) === f.sha256
           ) {
             await fs.unlink(f.staged);
+            continue;
+          }
+          // Another generation of our own trust (a CA rollover started or ended): brought up to date.
+          if (
+            code === 'EEXIST' &&
+            path.basename(f.final) === 'ca.crt' &&
+            onlyOurCas((await fs.readFile(f.final, 'utf8').catch(() => '')) || '', ourCaPems)
+          ) {
+            await fs.rename(f.staged, f.final);
             continue;
           }
           if (code === 'EEXIST') {

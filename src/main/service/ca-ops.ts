@@ -34,7 +34,11 @@ import {
   markPendingCommitted,
   insertRevocation,
   insertServer,
+  readActiveCas,
+  readAuditCa,
   readCa,
+  readCaById,
+  readCas,
   readCert,
   readCertsNamed,
   groupsOf,
@@ -49,6 +53,7 @@ import {
   readRevocations,
   writeCrl,
   writeSetting,
+  type CaRow,
   type CertRow,
   type Meta,
 } from './state';
@@ -60,6 +65,7 @@ import {
   discardStaged,
   placeBundle,
   planBundle,
+  onlyOurCas,
   removeIfOurs,
   stageBundle,
   type BundleTargets,
@@ -107,25 +113,84 @@ export const CRL_VALIDITY_MS = 7 * DAY_MS;
 /** A staged bundle whose issuing process is gone for this long is abandoned even if its pid lives on. */
 const PENDING_STALE_MS = 10 * 60_000;
 
-/** The CA's key and certificate, unsealed for one operation. */
+/** A CA's key and certificate, unsealed for one operation. */
 export interface UnsealedCa {
+  /** Which of our CAs (schema v3): 1 is the one `init` made, a rollover adds the next. */
+  readonly id: number;
+  readonly name: string;
   readonly meta: Meta;
   readonly certPem: string;
   readonly keyDer: Buffer;
+  /** Signs audit checkpoints: always the first CA's key, so the log verifies with one certificate. */
   readonly signer: AuditSigner;
 }
 
+/** The issuing CA (the newest not retired): during a CA rollover, the new one. */
 export async function unsealCa(ctx: OpContext): Promise<UnsealedCa> {
   const state = ctx.state();
-  const { meta, ca } = state.read(() => ({ meta: readMeta(state.db), ca: readCa(state.db) }));
+  return unsealRow(
+    ctx,
+    state.read(() => readCa(state.db)),
+  );
+}
+
+/** Any of our CAs by id (the CRL of an old CA's revocation is signed by that CA). */
+export async function unsealCaById(ctx: OpContext, id: number): Promise<UnsealedCa> {
+  const state = ctx.state();
+  return unsealRow(
+    ctx,
+    state.read(() => readCaById(state.db, id)),
+  );
+}
+
+/** Every CA not retired, oldest first: one while no rollover runs, the old and the new during one. */
+export async function unsealActiveCas(ctx: OpContext): Promise<UnsealedCa[]> {
+  const state = ctx.state();
+  const rows = state.read(() => readActiveCas(state.db));
+  const out: UnsealedCa[] = [];
+  for (const row of rows) out.push(await unsealRow(ctx, row));
+  return out;
+}
+
+async function unsealRow(ctx: OpContext, ca: CaRow): Promise<UnsealedCa> {
+  const state = ctx.state();
+  const { meta, auditCa } = state.read(() => ({ meta: readMeta(state.db), auditCa: readAuditCa(state.db) }));
   const vault = await ctx.vaults.open(meta.vaultBackend);
   const keyDer = await vault.unseal(ca.sealedKey, `the CA key in ${state.file}`);
-  return { meta, certPem: ca.certPem, keyDer, signer: caAuditSigner(keyDer, ca.certPem) };
+  const auditKeyDer =
+    auditCa.id === ca.id ? keyDer : await vault.unseal(auditCa.sealedKey, `the CA key in ${state.file}`);
+  return {
+    id: ca.id,
+    name: ca.name,
+    meta,
+    certPem: ca.certPem,
+    keyDer,
+    signer: caAuditSigner(auditKeyDer, auditCa.certPem),
+  };
+}
+
+/**
+ * The PEM a client's ca.crt holds: every CA the gateway trusts (both roots while a rollover runs),
+ * the issuing CA first.
+ */
+export function trustBundle(db: DatabaseSync): string {
+  return readActiveCas(db)
+    .reverse()
+    .map((c) => c.certPem.trim() + '\n')
+    .join('');
+}
+
+/** Every certificate of our CAs, retired ones included: a ca.crt holding only these is ours to update. */
+export function allCaPems(db: DatabaseSync): string[] {
+  return readCas(db).map((c) => c.certPem);
 }
 
 /** The CA as a signer of leaves, naming the CRL and OCSP URLs the operator set (issue 9). */
-export function signingCa(state: StateDb, certPem: string, privateKey: CryptoKey): SigningCa {
-  const urls = distributionUrls(state.read(() => readDistributionSettings(state.db)));
+export function signingCa(state: StateDb, certPem: string, privateKey: CryptoKey, caId: number): SigningCa {
+  const urls = distributionUrls(
+    state.read(() => readDistributionSettings(state.db)),
+    caId,
+  );
   return { certPem, privateKey, ...(urls ? { distribution: urls } : {}) };
 }
 
@@ -201,6 +266,8 @@ export async function createStateAroundCa(
   const sealedServerKey = await vault.seal(await exportPrivateKeyPkcs8Der(server.keys.privateKey));
   const signer = caAuditSigner(ca.keyDer, ca.certPem);
   const unsealed: UnsealedCa = {
+    id: 1,
+    name: ca.caName,
     meta: {
       algorithm: ca.algorithm,
       vaultBackend: vault.backend,
@@ -215,7 +282,13 @@ export async function createStateAroundCa(
   };
   const { state } = StateDb.create(ctx.stateDir, (db) => {
     insertMeta(db, unsealed.meta);
-    insertCa(db, ca.certPem, sealedCaKey);
+    const caId = insertCa(db, {
+      name: ca.caName,
+      certPem: ca.certPem,
+      sealedKey: sealedCaKey,
+      createdAt: now.toISOString(),
+    });
+    if (caId !== unsealed.id) throw new ConsoleError('INTERNAL', `a new state's first CA got id ${caId}`);
     insertServer(
       db,
       {
@@ -223,6 +296,7 @@ export async function createStateAroundCa(
         certPem: server.cert.certPem,
         sealedKey: sealedServerKey,
         notAfter: server.cert.notAfter.toISOString(),
+        issuerCa: caId,
       },
       now.toISOString(),
     );
@@ -321,19 +395,29 @@ async function issueBundle(
   );
   const ca = await unsealCa(ctx);
   requireValidCa(ca, ctx.now());
+  const { trustPem, ourCas } = state.read(() => ({
+    trustPem: trustBundle(state.db),
+    ourCas: allCaPems(state.db),
+  }));
   // Refuse before anything is signed, so a refused issuance changes nothing.
   const overwrite =
     input.force === true || (previous !== null && (await ownsBundle(state, targets, input.name)));
-  await checkBundleTargets(targets, ca.certPem, overwrite);
-  if (overwrite && input.force !== true) await checkSameCa(targets, ca.certPem);
+  await checkBundleTargets(targets, trustPem, overwrite, ourCas);
+  if (overwrite && input.force !== true) await checkSameCa(targets, trustPem, ourCas);
   await reconcilePending(ctx, ca);
   const caKey = await importPrivateKey(ca.keyDer, ca.meta.algorithm);
+  // Revoking what a re-issue replaces re-signs the CRL of each one's CA (the old one during a rollover).
+  const cas = await unsealedFor(
+    ctx,
+    ca,
+    input.revokePrevious === true && previous ? previous.active.map((c) => c.issuerCa) : [],
+  );
 
   // Key generation, signing, the .p12 (PBKDF2) and the bundle files happen before the transaction,
   // so it holds the write lock only for a few inserts.
   const now = ctx.now();
   const common = {
-    ca: signingCa(ctx.state(), ca.certPem, caKey),
+    ca: signingCa(ctx.state(), ca.certPem, caKey, ca.id),
     commonName: input.name,
     groups,
     notAfter: new Date(now.getTime() + input.durationMs),
@@ -364,7 +448,7 @@ async function issueBundle(
   const staged = planBundle(targets, {
     certPem: issued.cert.certPem,
     ...(keyDer ? { keyDer } : {}),
-    caCertPem: ca.certPem,
+    caCertPem: trustPem,
     ...(p12 ? { p12 } : {}),
   });
   const files = {
@@ -430,11 +514,12 @@ async function issueBundle(
         renewable: renewMaxMs !== null,
         renewUntil: renewMaxMs === null ? null : new Date(now.getTime() + renewMaxMs).toISOString(),
         supersedes: heads.at(-1)?.serial ?? null,
+        issuerCa: ca.id,
       });
       // Ones renewed already keep the link to their successor; the heads of their chains end here.
       for (const c of heads) markSuperseded(state.db, c.serial, serial);
       if (input.revokePrevious === true && earlier.length > 0) {
-        revokeAllInTx(state.db, ctx, ca, earlier, 'superseded', { supersededBy: serial });
+        revokeAllInTx(state.db, ctx, cas, earlier, 'superseded', { supersededBy: serial });
       }
       markPendingCommitted(state.db, serial);
       return readGatewayConfig(state.db);
@@ -449,7 +534,7 @@ async function issueBundle(
     throw e;
   }
   try {
-    await placeBundle(staged, overwrite);
+    await placeBundle(staged, overwrite, ourCas);
   } catch (e) {
     // Nobody can use a certificate whose key was never delivered: revoke it, and say so.
     const why = e instanceof Error ? e.message : String(e);
@@ -542,9 +627,13 @@ async function ownsBundle(state: StateDb, targets: BundleTargets, name: string):
 }
 
 /** A re-issue replaces the name's files, but never a ca.crt of another CA in the same folder. */
-async function checkSameCa(targets: BundleTargets, caCertPem: string): Promise<void> {
+async function checkSameCa(
+  targets: BundleTargets,
+  caCertPem: string,
+  ourCas: readonly string[],
+): Promise<void> {
   const ca = await fs.readFile(targets.ca, 'utf8').catch(() => null);
-  if (ca !== null && ca !== caCertPem) {
+  if (ca !== null && ca !== caCertPem && !onlyOurCas(ca, ourCas)) {
     throw new ConsoleError(
       'ALREADY_EXISTS',
       `refusing to overwrite ${targets.ca}: it is another CA's certificate (use --force)`,
@@ -600,6 +689,17 @@ export async function reconcilePending(ctx: OpContext, ca: UnsealedCa): Promise<
   }
 }
 
+/** The issuing CA and the other CAs named in `ids`, unsealed, by id. */
+async function unsealedFor(
+  ctx: OpContext,
+  issuing: UnsealedCa,
+  ids: readonly number[],
+): Promise<Map<number, UnsealedCa>> {
+  const out = new Map<number, UnsealedCa>([[issuing.id, issuing]]);
+  for (const id of ids) if (!out.has(id)) out.set(id, await unsealCaById(ctx, id));
+  return out;
+}
+
 export async function revokeClient(
   ctx: OpContext,
   input: { serial: string; reason: RevocationReason },
@@ -609,7 +709,8 @@ export async function revokeClient(
   if (!known)
     throw new ConsoleError('NOT_FOUND', `no certificate with serial ${input.serial} was issued by this CA`);
   if (known.revocation) return alreadyRevoked(known, known.revocation);
-  const ca = await unsealCa(ctx);
+  // Keyed by issuer and serial: the certificate's own CA signs the CRL that lists it.
+  const ca = await unsealCaById(ctx, known.issuerCa);
   requireValidCa(ca, ctx.now());
   return state.tx(() => {
     // Another process may have revoked it meanwhile; the transaction sees the latest commit.
@@ -644,25 +745,34 @@ function revokeInTx(
   return revokedAt;
 }
 
-/** Several revocations with one CRL (a re-issue revoking what it replaces), in the caller's transaction. */
-function revokeAllInTx(
+/**
+ * Several revocations with one CRL per CA involved (a re-issue revoking what it replaces, a CA
+ * retirement revoking what is left), in the caller's transaction. `cas` holds each one's CA.
+ */
+export function revokeAllInTx(
   db: DatabaseSync,
   ctx: OpContext,
-  ca: UnsealedCa,
+  cas: ReadonlyMap<number, UnsealedCa>,
   certs: readonly CertRow[],
   reason: RevocationReason,
   extra: Record<string, unknown>,
 ): void {
   const now = ctx.now();
   const revokedAt = new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString();
+  const touched = new Map<number, UnsealedCa>();
   for (const c of certs) {
+    const ca = cas.get(c.issuerCa);
+    if (!ca) throw new ConsoleError('INTERNAL', `the key of CA ${c.issuerCa} was not opened for its CRL`);
+    touched.set(ca.id, ca);
     const [record] = appendAudit(db, [
       audit(ctx, 'client.revoked', { reason, ...extra }, { cn: c.name, serial: c.serial }),
     ]);
     insertRevocation(db, { serial: c.serial, revokedAt, reason, auditSeq: record?.seq ?? 0 });
   }
-  const crl = publishCrl(db, ca, now);
-  appendAudit(db, [audit(ctx, 'crl.published', crl)], { signer: ca.signer });
+  for (const ca of touched.values()) {
+    const crl = publishCrl(db, ca, now);
+    appendAudit(db, [audit(ctx, 'crl.published', crl)], { signer: ca.signer });
+  }
 }
 
 function alreadyRevoked(entry: CertRow, rev: { revokedAt: string; reason: RevocationReason }): RevokeResult {
@@ -736,7 +846,7 @@ async function signServer(
   const caKey = await importPrivateKey(ca.keyDer, ca.meta.algorithm);
   const { hosts, days } = choose(ca.meta);
   const server = await issueServerCert({
-    ca: signingCa(ctx.state(), ca.certPem, caKey),
+    ca: signingCa(ctx.state(), ca.certPem, caKey, ca.id),
     algorithm: ca.meta.algorithm,
     hosts,
     validityDays: days,
@@ -763,6 +873,7 @@ function installServer(
       certPem: s.cert.certPem,
       sealedKey: s.sealedKey,
       notAfter: s.cert.notAfter.toISOString(),
+      issuerCa: s.ca.id,
     },
     s.now.toISOString(),
   );
@@ -789,13 +900,21 @@ export async function refreshCrl(
   ctx: OpContext,
 ): Promise<{ crlNumber: string; nextUpdate: string; entries: number }> {
   const state = ctx.state();
-  const ca = await unsealCa(ctx);
+  // Every CA still trusted keeps a fresh CRL (both during a rollover); the issuing one is answered.
+  const cas = await unsealActiveCas(ctx);
+  const ca = cas.at(-1);
+  if (!ca) throw new ConsoleError('CORRUPT_STATE', 'the state holds no active CA');
   requireValidCa(ca, ctx.now());
   await reconcilePending(ctx, ca);
   return state.tx(() => {
-    const crl = publishCrl(state.db, ca, ctx.now());
-    appendAudit(state.db, [audit(ctx, 'crl.published', crl)], { signer: ca.signer });
-    return crl;
+    let last: ReturnType<typeof publishCrl> | null = null;
+    for (const c of cas) {
+      const crl = publishCrl(state.db, c, ctx.now());
+      appendAudit(state.db, [audit(ctx, 'crl.published', crl)], { signer: c.signer });
+      last = crl;
+    }
+    if (!last) throw new ConsoleError('CORRUPT_STATE', 'the state holds no active CA');
+    return { crlNumber: last.crlNumber, nextUpdate: last.nextUpdate, entries: last.entries };
   });
 }
 
@@ -804,9 +923,9 @@ export function publishCrl(
   db: DatabaseSync,
   ca: UnsealedCa,
   now: Date,
-): { crlNumber: string; nextUpdate: string; entries: number } {
-  const number = readCrlNumber(db) + 1;
-  const entries = readRevocations(db);
+): { crlNumber: string; nextUpdate: string; entries: number; ca?: string } {
+  const number = readCrlNumber(db, ca.id) + 1;
+  const entries = readRevocations(db, ca.id);
   const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
   const nextUpdate = new Date(thisUpdate.getTime() + CRL_VALIDITY_MS);
   const der = buildCrl({
@@ -818,14 +937,20 @@ export function publishCrl(
     thisUpdate,
     nextUpdate,
   });
-  writeCrl(db, {
+  writeCrl(db, ca.id, {
     number,
     thisUpdate: thisUpdate.toISOString(),
     nextUpdate: nextUpdate.toISOString(),
     entries: entries.length,
     der,
   });
-  return { crlNumber: String(number), nextUpdate: nextUpdate.toISOString(), entries: entries.length };
+  return {
+    crlNumber: String(number),
+    nextUpdate: nextUpdate.toISOString(),
+    entries: entries.length,
+    // Named once there is more than one CA, so the record says whose CRL it was.
+    ...(ca.id !== 1 || readCas(db).length > 1 ? { ca: ca.name } : {}),
+  };
 }
 
 /** A record of something the console did by itself (an automatic renewal), not an operator. */

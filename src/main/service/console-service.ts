@@ -25,6 +25,7 @@ import {
   refreshCrl,
   revokeClient,
   rotateServer,
+  unsealActiveCas,
   unsealCa,
   type CsrIssueResult,
   type InitInput,
@@ -34,7 +35,8 @@ import {
 import { exportMaterial, type ExportInput, type ExportResult } from './exports';
 import { renewClient, type RenewInput } from './renewal';
 import { backupCa, restoreCa, type RestoreInput } from './backup';
-import type { CheckedCsr } from '../pki';
+import { CsrError, parseCsr, type CheckedCsr } from '../pki';
+import { clientDetail, renewToFolder } from './client-detail';
 
 type CsrIssueInput = Omit<IssueInput, 'p12Password'> & { readonly csr: CheckedCsr };
 import { listClients, readStatus, uninitializedStatus, type StatusExtras } from './queries';
@@ -46,6 +48,7 @@ import {
   auditSettingsSchema,
   readAuditSettings,
   readCa,
+  hasCrl,
   readCrl,
   readCurrentServer,
   readGatewayConfig,
@@ -55,6 +58,7 @@ import {
 } from './state';
 import { syncDerivedFiles } from './derived';
 import { ServerRenewal, type RenewalOutcome, type RenewalTiming } from './server-renewal';
+import { retireRollover, rolloverStatus, startRollover } from './rollover';
 import { addMcpServer, removeMcpServer, type McpServerStart } from './mcp-servers';
 import { outsideStateDir } from './export-path';
 import { listCredentials, removeCredential, setCredential } from './credentials';
@@ -67,7 +71,10 @@ import type {
   AuditPage,
   AuditRecord,
   AuditVerifyResult,
+  CaRolloverStatus,
+  ClientDetail,
   ClientRecord,
+  ClientRenewResult,
   ConnectionInfo,
   GatewayConfig,
   GatewayState,
@@ -81,6 +88,8 @@ import { GatewayHost, type GatewayConfigured, type GatewayHostOptions } from './
 import { DistributionHost, type DistributionHostOptions, type DistributionState } from './distribution';
 import { MetricsCollector, METRICS_SETTING_KEY, readMetricsSetting } from './metrics';
 import type { GatewayLauncher } from '../gateway';
+import { UpstreamHealthTracker } from './upstream-health';
+import { APP_SETTING_KEY, readAppSettings, type AppSettings } from './auto-start';
 
 /** Where the automatic retention puts audit archives, inside the state dir. */
 const ARCHIVE_DIR = 'archive';
@@ -127,6 +136,9 @@ export class ConsoleService {
   /** Log lines of background work (the server renewal): stderr, or startUpkeep's sink while it runs. */
   private log: (line: string) => void = (line) => process.stderr.write(`mtls-console: ${line}\n`);
   private stateDb: StateDb | null = null;
+  /** The upstream as this process's gateway records show it (issue 10): last error, 5xx rate. */
+  private readonly upstreamHealth = new UpstreamHealthTracker(() => this.ctx.now().getTime());
+  private statusSoon: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ConsoleServiceOptions) {
     this.paths = derivedPaths(opts.stateDir);
@@ -144,7 +156,10 @@ export class ConsoleService {
       unsealCa: () => unsealCa(this.ctx),
       vaults: opts.vaults,
       now: this.ctx.now,
-      onAuditRows: (rows) => this.metrics?.onRows(rows),
+      onAuditRows: (rows) => {
+        this.metrics?.onRows(rows);
+        if (this.upstreamHealth.onRows(rows)) this.emitStatusSoon();
+      },
       // The gateway holds no CA key: renewals its clients ask for are signed here (issue 9).
       renewClient: (req) => this.renewClient({ ...req, via: 'gateway' }),
       onEvent: (event) => {
@@ -157,6 +172,7 @@ export class ConsoleService {
       ...opts.distribution,
       state: () => this.state(),
       unsealCa: () => unsealCa(this.ctx),
+      unsealCas: () => unsealActiveCas(this.ctx),
       now: this.ctx.now,
       metrics: () => this.scrapeMetrics(),
     });
@@ -231,10 +247,24 @@ export class ConsoleService {
     return {
       serial: result.serial,
       name: result.name,
-      certPem: result.certPem,
+      // During a CA rollover the chain goes on with the cross certificate, for old-root-only clients.
+      certPem: result.crossPem ? `${result.certPem.trimEnd()}\n${result.crossPem.trim()}\n` : result.certPem,
       caPem: result.caPem,
       notAfter: result.notAfter,
     };
+  }
+
+  /** One certificate's details from its stored certificate (clients.get; never a key). */
+  async clientDetail(serial: string): Promise<ClientDetail> {
+    await this.healDerivedOnce();
+    return clientDetail(this.ctx, serial);
+  }
+
+  /** The operator renews a certificate with its same key and gets NAME.crt and ca.crt in `outDir`. */
+  async renewClientToFolder(input: { serial: string; outDir: string }): Promise<ClientRenewResult> {
+    const result = await renewToFolder(this.ctx, input);
+    await this.afterChange();
+    return result;
   }
 
   /** CA certificate, chain, CRL and (confirmed) the server's certificate and key, for other verifiers. */
@@ -341,6 +371,32 @@ export class ConsoleService {
     return result;
   }
 
+  /** The CA rollover plan: phases with dates, clients moved (issue 9; rollover.ts). */
+  async rolloverStatus(): Promise<CaRolloverStatus> {
+    return rolloverStatus(this.ctx);
+  }
+
+  /** Starts a staged CA rollover; the running gateway trusts both roots and serves the new chain at once. */
+  async startRollover(): Promise<CaRolloverStatus> {
+    const result = await startRollover(this.ctx);
+    await this.gateway.refreshTls();
+    void this.distribution.upkeep();
+    await this.afterChange();
+    return result;
+  }
+
+  /** Retires the old CA (refused while its clients remain, unless they are revoked in the same step). */
+  async retireRollover(input: {
+    revokeRemaining?: boolean;
+  }): Promise<CaRolloverStatus & { revoked: readonly string[] }> {
+    const result = await retireRollover(this.ctx, input);
+    this.gateway.refreshRevocations();
+    await this.gateway.refreshTls();
+    void this.distribution.upkeep();
+    await this.afterChange();
+    return result;
+  }
+
   async status(): Promise<StatusInfo> {
     const extras: StatusExtras = {
       gatewayState: this.gateway.state(),
@@ -351,7 +407,39 @@ export class ConsoleService {
     };
     if (!this.initialized()) return uninitializedStatus(this.paths.dir, DEFAULT_GATEWAY_CONFIG, extras);
     await this.healDerivedOnce();
-    return readStatus(this.state(), this.paths.dir, this.ctx.now(), extras);
+    const state = this.state();
+    return {
+      ...readStatus(state, this.paths.dir, this.ctx.now(), extras),
+      upstreamHealth: this.upstreamHealth.snapshot(),
+      autoStart: state.read(() => readAppSettings(state.db)).autoStart,
+    };
+  }
+
+  /** Whether the app starts the gateway when it launches (issue 10); the change is audited. */
+  async setAutoStart(autoStart: boolean): Promise<AppSettings> {
+    const state = this.state();
+    const signer = await this.signerIfOpen();
+    const settings = state.tx(() => {
+      const before = readAppSettings(state.db);
+      const next = { ...before, autoStart };
+      const changed = diff(before, next);
+      if (Object.keys(changed).length === 0) return next;
+      writeSetting(state.db, APP_SETTING_KEY, next);
+      appendAudit(state.db, [audit(this.ctx, 'settings.app.changed', { changed })], signer ? { signer } : {});
+      return next;
+    });
+    await this.afterChange();
+    return settings;
+  }
+
+  /** Upstream health moved: one status push within a second, however many requests failed meanwhile. */
+  private emitStatusSoon(): void {
+    if (this.statusSoon !== null) return;
+    this.statusSoon = setTimeout(() => {
+      this.statusSoon = null;
+      void this.emitStatus();
+    }, 1_000);
+    this.statusSoon.unref();
   }
 
   async refreshCrl(): Promise<{ crlNumber: string; nextUpdate: string; entries: number }> {
@@ -407,11 +495,17 @@ export class ConsoleService {
     await atomicWriteFile(await outsideStateDir(this.paths.dir, file), data, mode);
   }
 
-  /** The current signed CRL, from the database (crl.pem beside it is healed on the way). */
-  async crlPem(): Promise<string> {
+  /** The issuing CA's signed CRL, or CA `caId`'s (a rollover's CAs have one each); heals crl.pem. */
+  async crlPem(caId?: number): Promise<string> {
     const state = this.state();
     await syncDerivedFiles(state, this.paths).catch(() => undefined);
-    return crlDerToPem(state.read(() => readCrl(state.db)).der);
+    if (caId !== undefined && !state.read(() => hasCrl(state.db, caId))) {
+      throw new ConsoleError(
+        'NOT_FOUND',
+        `there is no CA ${caId} here (see \`mtls-console ca rollover status\`)`,
+      );
+    }
+    return crlDerToPem(state.read(() => readCrl(state.db, caId)).der);
   }
 
   async auditQuery(input: { filter?: AuditFilter; before?: number; limit?: number }): Promise<AuditPage> {
@@ -564,6 +658,8 @@ export class ConsoleService {
     const startsDistribution = listen !== null && this.distribution.state().kind === 'stopped';
     if (startsDistribution) await this.distribution.start(listen, url);
     let state: GatewayState;
+    // The upstream may be another one now: its health starts afresh.
+    this.upstreamHealth.reset();
     try {
       state = await this.gateway.start(override);
     } catch (e) {
@@ -770,24 +866,57 @@ export class ConsoleService {
         if (!this.pickedDirs.has(path.resolve(i.outDir))) {
           throw new ConsoleError('FORBIDDEN', 'choose the export folder in the dialog first');
         }
-        return this.issueClient({
+        const issue = {
           name: i.name,
           durationMs: i.duration,
           outDir: i.outDir,
-          ...(i.p12Password !== undefined ? { p12Password: i.p12Password } : {}),
           ...(i.force !== undefined ? { force: i.force } : {}),
           ...(i.groups !== undefined ? { groups: i.groups } : {}),
           ...(i.renewable !== undefined ? { renewable: i.renewable } : {}),
           ...(i.renewMax !== undefined ? { renewMaxMs: i.renewMax } : {}),
           ...(i.reissue !== undefined ? { reissue: i.reissue } : {}),
           ...(i.revokePrevious !== undefined ? { revokePrevious: i.revokePrevious } : {}),
+        };
+        if (i.csrPem !== undefined) {
+          if (i.p12Password !== undefined) {
+            throw new ConsoleError(
+              'INVALID_INPUT',
+              'a .p12 needs the private key, which stays with the CSR; leave the .p12 password empty',
+            );
+          }
+          const csr = checkCsrPem(i.csrPem);
+          const result = await this.issueClientFromCsr({ ...issue, csr });
+          return { ...result, csrKeyType: csr.keyType };
+        }
+        return this.issueClient({
+          ...issue,
+          ...(i.p12Password !== undefined ? { p12Password: i.p12Password } : {}),
         });
+      }
+      case 'clients.get':
+        return this.clientDetail((input as CallParsedInput<'clients.get'>).serial);
+      case 'clients.renew': {
+        const i = input as CallParsedInput<'clients.renew'>;
+        if (!this.pickedDirs.has(path.resolve(i.outDir))) {
+          throw new ConsoleError('FORBIDDEN', 'choose the export folder in the dialog first');
+        }
+        return this.renewClientToFolder(i);
       }
       case 'clients.revoke':
         return this.revoke(input as CallParsedInput<'clients.revoke'>);
       case 'server.rotate':
         await this.rotateServer(input as CallParsedInput<'server.rotate'>);
         return this.status();
+      case 'ca.rollover.status':
+        return this.rolloverStatus();
+      case 'ca.rollover.start':
+        return this.startRollover();
+      case 'ca.rollover.retire': {
+        const i = input as CallParsedInput<'ca.rollover.retire'>;
+        return this.retireRollover(
+          i.revokeRemaining !== undefined ? { revokeRemaining: i.revokeRemaining } : {},
+        );
+      }
       case 'audit.query':
         return this.auditQuery(input as CallParsedInput<'audit.query'>);
       case 'audit.verify':
@@ -806,6 +935,9 @@ export class ConsoleService {
         return this.status();
       case 'gateway.configure':
         return this.configureGateway(input as CallParsedInput<'gateway.configure'>);
+      case 'settings.autoStart':
+        await this.setAutoStart((input as CallParsedInput<'settings.autoStart'>).enabled);
+        return this.status();
       case 'connections.list':
         return this.connections();
       case 'connections.kill':
@@ -834,6 +966,8 @@ export class ConsoleService {
       throw e;
     } finally {
       await this.pushNewAudit();
+      // `vault.locked` changed: the app, and a start waiting for the unlock (auto-start.ts), hear it.
+      await this.emitStatus();
     }
   }
 
@@ -934,6 +1068,16 @@ export class ConsoleService {
     if (!this.events.has('status.changed')) return;
     const status = await this.status().catch(() => null);
     if (status) this.events.emit('status.changed', status);
+  }
+}
+
+/** A CSR the renderer read as text: checked here (signature, key type), one line when refused. */
+function checkCsrPem(pem: string): CheckedCsr {
+  try {
+    return parseCsr(Buffer.from(pem, 'utf8'));
+  } catch (e) {
+    if (e instanceof CsrError) throw new ConsoleError('INVALID_INPUT', `the CSR: ${e.message}`);
+    throw e;
   }
 }
 

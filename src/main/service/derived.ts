@@ -3,7 +3,8 @@ import { atomicWriteFile } from '../store';
 import { crlDerToPem } from '../pki';
 import type { StateDb } from '../db';
 import type { DerivedPaths } from './paths';
-import { readCa, readCrl, readCurrentServer } from './state';
+import { readGatewayTrust } from './rollover';
+import { readCa, readCrl } from './state';
 
 /**
  * Rewrites ca.crt, server.crt and crl.pem from the database where they are missing or differ. Every
@@ -12,7 +13,8 @@ import { readCa, readCrl, readCurrentServer } from './state';
 export async function syncDerivedFiles(state: StateDb, paths: DerivedPaths): Promise<void> {
   const { ca, server, crl } = state.read(() => ({
     ca: readCa(state.db).certPem,
-    server: readCurrentServer(state.db).certPem,
+    // With the cross certificate while a CA rollover runs: what the gateway serves.
+    server: readGatewayTrust(state.db).certPem,
     crl: crlDerToPem(readCrl(state.db).der),
   }));
   await writeIfChanged(paths.caCert, ca);

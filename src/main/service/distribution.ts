@@ -22,7 +22,7 @@ import { ConsoleError } from '../errors';
 import { appendAudit, type AuditEntryInput, type AuditSigner } from '../audit';
 import type { StateDb } from '../db';
 import {
-  answerOcsp,
+  answerOcspAmong,
   exportPrivateKeyPkcs8Der,
   importPrivateKey,
   issueOcspResponderCert,
@@ -34,12 +34,17 @@ import {
   type OcspSigner,
 } from '../pki';
 import type { UnsealedCa } from './ca-ops';
-import { readCa, readCrl, readSerialStatus } from './state';
+import { readCrl, readSerialStatus } from './state';
 import { DAY_MS, parseHostPort } from '../../shared/validation';
 
 export interface DistributionHostOptions {
   readonly state: () => StateDb;
   readonly unsealCa: () => Promise<UnsealedCa>;
+  /**
+   * Every CA not retired (both during a CA rollover): each gets its own delegated OCSP signer. Absent:
+   * only `unsealCa`'s.
+   */
+  readonly unsealCas?: () => Promise<UnsealedCa[]>;
   readonly now: () => Date;
   /** Lifetime of the delegated OCSP signing certificate (default 30 days). */
   readonly responderValidityMs?: number;
@@ -78,6 +83,7 @@ const OCSP_RESPONSE_TYPE = 'application/ocsp-response';
 const ERROR_REPORT_MS = 10_000;
 
 interface Responder {
+  readonly caId: number;
   readonly signer: OcspSigner;
   readonly issuer: OcspIssuer;
   readonly caPem: string;
@@ -85,9 +91,26 @@ interface Responder {
   readonly notBefore: Date;
 }
 
+/** The active CAs' ids, to notice a rollover started or retired by any process (one small read). */
+function activeStamp(state: StateDb): string {
+  return state.read(() => {
+    const row = state.db
+      .prepare(
+        'SELECT group_concat(id) AS ids FROM (SELECT id FROM cas WHERE retired_at IS NULL ORDER BY id)',
+      )
+      .get() as { ids?: unknown } | undefined;
+    return typeof row?.ids === 'string' ? row.ids : '';
+  });
+}
+
 export class DistributionHost {
   private server: Server | null = null;
+  /** The issuing CA's responder (the last of `responders`): the one `state()` reports. */
   private responder: Responder | null = null;
+  /** One per active CA, oldest first. */
+  private responders: Responder[] = [];
+  private casStamp = '';
+  private upkeepRunning: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: { listen: string; requested: string; url: string | null; basePath: string } | null = null;
   private lastReport = { message: '', at: 0 };
@@ -118,7 +141,12 @@ export class DistributionHost {
     if (!addr)
       throw new ConsoleError('INVALID_INPUT', `distribution listen address "${listen}" is not HOST:PORT`);
     const ca = await this.opts.unsealCa();
-    const responder = await this.issueResponder(ca);
+    const cas = this.opts.unsealCas ? await this.opts.unsealCas() : [ca];
+    const stamp = activeStamp(this.opts.state());
+    const responders: Responder[] = [];
+    for (const c of cas) responders.push(await this.issueResponder(c));
+    const responder = responders.at(-1);
+    if (!responder) throw new ConsoleError('CORRUPT_STATE', 'the state holds no active CA');
     const server = createServer({ maxHeaderSize: 8192 }, (req, res) => this.handle(req, res));
     // Small, slow-loris-proof limits: every legitimate request here is one short exchange.
     server.headersTimeout = 10_000;
@@ -141,7 +169,7 @@ export class DistributionHost {
     const actual = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
     try {
       this.record(ca.signer, [
-        responderIssued(responder, 'start'),
+        ...responders.map((r) => responderIssued(r, 'start')),
         { type: 'distribution.started', actor: { kind: 'system' }, details: { listen: actual, url } },
       ]);
     } catch (e) {
@@ -150,6 +178,8 @@ export class DistributionHost {
     }
     this.server = server;
     this.responder = responder;
+    this.responders = responders;
+    this.casStamp = stamp;
     this.running = {
       listen: actual,
       requested: listen,
@@ -171,6 +201,7 @@ export class DistributionHost {
     const listen = this.running?.listen;
     this.running = null;
     this.responder = null;
+    this.responders = [];
     try {
       // Unsigned: the CA key may be locked away by now; the next checkpoint covers it.
       this.record(null, [{ type: 'distribution.stopped', actor: { kind: 'system' }, details: { listen } }]);
@@ -185,21 +216,42 @@ export class DistributionHost {
    * current certificate still has about 10 days to run.
    */
   async upkeep(): Promise<void> {
-    const current = this.responder;
-    if (!current || !this.server) return;
+    // One at a time: a rollover noticed by several requests at once issues its responders once.
+    this.upkeepRunning ??= this.upkeepOnce().finally(() => (this.upkeepRunning = null));
+    return this.upkeepRunning;
+  }
+
+  private async upkeepOnce(): Promise<void> {
+    if (this.responders.length === 0 || !this.server) return;
     try {
       const now = this.opts.now().getTime();
       const state = this.opts.state();
-      const caPem = state.read(() => readCa(state.db).certPem);
-      const lifetime = current.signer.notAfter.getTime() - current.notBefore.getTime();
-      const due = now >= current.notBefore.getTime() + (lifetime * 2) / 3;
-      if (!due && caPem === current.caPem) return;
-      const ca = await this.opts.unsealCa();
-      const next = await this.issueResponder(ca);
-      this.record(ca.signer, [
-        responderIssued(next, caPem === current.caPem ? 'renewal' : 'ca-changed', current.serial),
-      ]);
-      if (this.server) this.responder = next;
+      const stamp = activeStamp(state);
+      const due = (r: Responder): boolean => {
+        const lifetime = r.signer.notAfter.getTime() - r.notBefore.getTime();
+        return now >= r.notBefore.getTime() + (lifetime * 2) / 3;
+      };
+      if (stamp === this.casStamp && !this.responders.some(due)) return;
+      const cas = this.opts.unsealCas ? await this.opts.unsealCas() : [await this.opts.unsealCa()];
+      const next: Responder[] = [];
+      const records: AuditEntryInput[] = [];
+      for (const ca of cas) {
+        const current = this.responders.find((r) => r.caId === ca.id && r.caPem === ca.certPem);
+        if (current && !due(current)) {
+          next.push(current);
+          continue;
+        }
+        const fresh = await this.issueResponder(ca);
+        next.push(fresh);
+        records.push(responderIssued(fresh, current ? 'renewal' : 'ca-changed', current?.serial));
+      }
+      const signerCa = cas.at(-1);
+      if (records.length > 0 && signerCa) this.record(signerCa.signer, records);
+      if (this.server && next.length > 0) {
+        this.responders = next;
+        this.responder = next.at(-1) ?? null;
+        this.casStamp = stamp;
+      }
     } catch (e) {
       this.report(`the OCSP responder certificate could not be renewed (retrying): ${(e as Error).message}`);
     }
@@ -210,7 +262,7 @@ export class DistributionHost {
     const { cert, keys } = await issueOcspResponderCert({
       ca: { certPem: ca.certPem, privateKey: await importPrivateKey(ca.keyDer, ca.meta.algorithm) },
       algorithm: ca.meta.algorithm,
-      commonName: `${ca.meta.caName} OCSP responder`,
+      commonName: `${ca.name} OCSP responder`,
       validityMs: this.opts.responderValidityMs ?? RESPONDER_VALIDITY_MS,
       now,
       serial: randomSerial(),
@@ -218,6 +270,7 @@ export class DistributionHost {
     // The private key goes from WebCrypto to a KeyObject once; it is never exported or sealed.
     const keyDer = await exportPrivateKeyPkcs8Der(keys.privateKey);
     return {
+      caId: ca.id,
       signer: {
         certDer: cert.certDer,
         key: createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' }),
@@ -264,6 +317,12 @@ export class DistributionHost {
       if (method !== 'GET' && method !== 'HEAD') return plain(res, 405, 'use GET', { allow: 'GET, HEAD' });
       return this.serveCrl(res, method === 'HEAD');
     }
+    // Each CA's own CRL (`/crl` is the issuing CA's): what certificates of a later CA name.
+    const perCa = /^\/crl\/([1-9]\d{0,5})$/.exec(path);
+    if (perCa) {
+      if (method !== 'GET' && method !== 'HEAD') return plain(res, 405, 'use GET', { allow: 'GET, HEAD' });
+      return this.serveCrl(res, method === 'HEAD', Number(perCa[1]));
+    }
     if (path === '/ocsp' || path === '/ocsp/') {
       if (method !== 'POST')
         return plain(res, 405, 'POST an OCSP request, or GET /ocsp/<base64>', { allow: 'GET, POST' });
@@ -305,15 +364,20 @@ export class DistributionHost {
     res.end(headOnly ? undefined : body);
   }
 
-  private serveCrl(res: ServerResponse, headOnly: boolean): void {
-    let crl: { der: Buffer; thisUpdate: string };
+  private serveCrl(res: ServerResponse, headOnly: boolean, caId?: number): void {
+    let crl: { der: Buffer; thisUpdate: string } | null;
     try {
       const state = this.opts.state();
-      crl = state.read(() => readCrl(state.db));
+      crl = state.read(() => {
+        if (caId === undefined) return readCrl(state.db);
+        const known = state.db.prepare('SELECT 1 FROM ca_crls WHERE ca_id = ?').get(caId) !== undefined;
+        return known ? readCrl(state.db, caId) : null;
+      });
     } catch (e) {
       this.report(`the CRL could not be read: ${(e as Error).message}`);
       return plain(res, 503, 'the CRL is not available');
     }
+    if (crl === null) return plain(res, 404, `not found: no CA ${caId ?? ''} here`);
     res.writeHead(200, {
       'content-type': 'application/pkix-crl',
       'content-length': crl.der.length,
@@ -360,18 +424,20 @@ export class DistributionHost {
       res.end(body);
     };
     if (request === null) return send(ocspErrorResponse('malformedRequest'));
-    const responder = this.responder;
     const now = this.opts.now();
     // A certificate whose renewal kept failing is past use: say "try later" rather than sign with it.
-    if (!responder || responder.signer.notAfter.getTime() <= now.getTime()) {
-      return send(ocspErrorResponse('tryLater'));
-    }
+    const responders = this.responders.filter((r) => r.signer.notAfter.getTime() > now.getTime());
+    if (responders.length === 0) return send(ocspErrorResponse('tryLater'));
     try {
       const state = this.opts.state();
-      const { response } = answerOcsp(request, {
-        issuer: responder.issuer,
-        signer: responder.signer,
-        status: (serial) => this.status(state, serial, responder),
+      // A rollover started or retired by another process: new signers are issued in the background.
+      if (activeStamp(state) !== this.casStamp) void this.upkeep();
+      const { response } = answerOcspAmong(request, {
+        authorities: responders.map((responder) => ({
+          issuer: responder.issuer,
+          signer: responder.signer,
+          status: (serial: string) => this.status(state, serial, responder),
+        })),
         now,
         validityMs: this.opts.answerValidityMs ?? ANSWER_VALIDITY_MS,
       });
@@ -385,6 +451,8 @@ export class DistributionHost {
   private status(state: StateDb, serial: string, responder: Responder): OcspCertStatus {
     const found = state.read(() => readSerialStatus(state.db, serial));
     if (found === null) return serial === responder.serial ? { kind: 'good' } : { kind: 'unknown' };
+    // Keyed by issuer and serial: another CA's serial is not this CA's to answer for.
+    if (found.issuerCa !== responder.caId) return { kind: 'unknown' };
     if (found.kind === 'server' || found.revocation === null) return { kind: 'good' };
     return {
       kind: 'revoked',

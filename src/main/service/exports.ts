@@ -7,6 +7,7 @@ import { crlDerToPem, privateKeyPem } from '../pki';
 import { fsyncDir, tempNameFor } from '../store';
 import { audit, unsealCa, type OpContext } from './ca-ops';
 import { outsideStateDir, realPathOfFuture } from './export-path';
+import { readGatewayTrust } from './rollover';
 import { readCa, readCrl, readCurrentServer, readMeta } from './state';
 
 /**
@@ -23,7 +24,7 @@ export interface ExportInput {
   readonly outDir: string;
   /** ca.crt: the CA certificate. */
   readonly ca?: boolean;
-  /** ca-chain.crt: every CA certificate the gateway trusts (today the one root). */
+  /** ca-chain.crt: every CA certificate the gateway trusts (both roots while a CA rollover runs). */
   readonly chain?: boolean;
   readonly crl?: 'pem' | 'der';
   /** server.crt and server.key (0600): only with a confirmation. */
@@ -82,11 +83,15 @@ export async function exportMaterial(ctx: OpContext, input: ExportInput): Promis
     caPem: readCa(state.db).certPem,
     crl: readCrl(state.db),
     server: readCurrentServer(state.db),
+    // During a CA rollover: both roots, and the server certificate followed by its cross certificate,
+    // so a proxy fed these files serves what the gateway serves.
+    trust: readGatewayTrust(state.db),
   }));
 
   const planned: Planned[] = [];
   if (input.ca) planned.push({ role: 'ca', final: at('ca.crt'), data: snap.caPem, mode: 0o644 });
-  if (input.chain) planned.push({ role: 'chain', final: at('ca-chain.crt'), data: snap.caPem, mode: 0o644 });
+  if (input.chain)
+    planned.push({ role: 'chain', final: at('ca-chain.crt'), data: snap.trust.caPem, mode: 0o644 });
   if (input.crl === 'pem') {
     planned.push({ role: 'crl', final: at('crl.pem'), data: crlDerToPem(snap.crl.der), mode: 0o644 });
   } else if (input.crl === 'der') {
@@ -99,7 +104,7 @@ export async function exportMaterial(ctx: OpContext, input: ExportInput): Promis
     const keyDer = await vault.unseal(snap.server.sealedKey, `the server key in ${state.file}`);
     signer = (await unsealCa(ctx)).signer;
     planned.push(
-      { role: 'server-cert', final: at('server.crt'), data: snap.server.certPem, mode: 0o600 },
+      { role: 'server-cert', final: at('server.crt'), data: snap.trust.certPem, mode: 0o600 },
       { role: 'server-key', final: at('server.key'), data: privateKeyPem(keyDer), mode: 0o600 },
     );
   }
@@ -110,7 +115,7 @@ export async function exportMaterial(ctx: OpContext, input: ExportInput): Promis
     entries.push(
       audit(ctx, 'ca.exported', {
         files: [fileOf('ca'), fileOf('chain')].filter((f) => f !== undefined),
-        sha256: sha256(snap.caPem),
+        sha256: sha256(input.chain ? snap.trust.caPem : snap.caPem),
       }),
     );
   }

@@ -16,9 +16,9 @@ import type { StateDb } from '../db';
 import { AuditSink, type SinkHealth } from './audit-sink';
 import type { UnsealedCa } from './ca-ops';
 import type { VaultResolver } from './vaults';
+import { gatewayTrustStamp, readGatewayTrust } from './rollover';
 import {
   readAuditSettings,
-  readCa,
   readCurrentServer,
   readGatewayConfig,
   readMeta,
@@ -85,6 +85,8 @@ export class GatewayHost {
   private lastRevocationStamp = '';
   private lastCredentials = '';
   private lastServerSerial = '';
+  private tlsRefresh: Promise<void> = Promise.resolve();
+  private queuedTlsStamp = '';
   /** What start() was told to use over the saved settings (tests, ephemeral ports); kept on reconfigure. */
   private override: Partial<GatewayConfig> = {};
   private lastConfig = '';
@@ -192,11 +194,7 @@ export class GatewayHost {
       const lines = supervisor.lastLines().slice(-5);
       this.teardown();
       await this.sink.flush();
-      const message = e instanceof Error ? e.message : String(e);
-      throw new ConsoleError(
-        'GATEWAY',
-        `the gateway did not start: ${message}${lines.length ? ` (last log: ${lines.join(' | ')})` : ''}`,
-      );
+      throw new ConsoleError('GATEWAY', `the gateway did not start: ${startFailure(e, lines)}`);
     }
   }
 
@@ -245,9 +243,18 @@ export class GatewayHost {
     this.supervisor.updateRevocations(db.read(() => revokedSerials(db.db)));
   }
 
-  async refreshTls(): Promise<void> {
-    if (!this.supervisor) return;
-    this.supervisor.updateTls(await this.loadTls());
+  /**
+   * One refresh at a time, each reading the database afresh: a slow unseal of an older refresh must
+   * never land after a newer one and put back the chain a rotation or CA rollover replaced.
+   */
+  refreshTls(): Promise<void> {
+    const next = this.tlsRefresh.then(async () => {
+      if (!this.supervisor) return;
+      const material = await this.loadTls();
+      this.supervisor?.updateTls(material);
+    });
+    this.tlsRefresh = next.catch(() => undefined);
+    return next;
   }
 
   private watchDb(): () => void {
@@ -260,10 +267,18 @@ export class GatewayHost {
         version = v;
         this.refreshRevocations();
         const { serial, config } = db.read(() => ({
-          serial: readCurrentServer(db.db).serial,
+          // The server serial, the trusted roots and the chain: a CA rollover changes the latter two.
+          serial: gatewayTrustStamp(db.db),
           config: readGatewayConfig(db.db),
         }));
-        if (serial !== this.lastServerSerial) void this.refreshTls().catch(reportStale);
+        // Once per new stamp: a refresh queued for it already reads what this commit wrote.
+        if (serial !== this.lastServerSerial && serial !== this.queuedTlsStamp) {
+          this.queuedTlsStamp = serial;
+          void this.refreshTls().catch((e: unknown) => {
+            this.queuedTlsStamp = ''; // the next commit tries again
+            reportStale(e);
+          });
+        }
         if (credentialsStamp(db) !== this.lastCredentials) void this.refreshCredentials().catch(reportStale);
         // Settings saved by another process (the CLI while `serve` runs) apply here too.
         if (JSON.stringify({ ...config, ...this.override }) !== this.lastConfig) this.reconfigure(config);
@@ -286,15 +301,15 @@ export class GatewayHost {
 
   private async loadTls(): Promise<GatewayTlsMaterial> {
     const db = this.opts.state();
-    const { meta, server, caPem } = db.read(() => ({
+    const { meta, server, trust } = db.read(() => ({
       meta: readMeta(db.db),
       server: readCurrentServer(db.db),
-      caPem: readCa(db.db).certPem,
+      trust: readGatewayTrust(db.db),
     }));
     const vault = await this.opts.vaults.open(meta.vaultBackend);
     const keyDer = await vault.unseal(server.sealedKey, `the server key in ${db.file}`);
-    this.lastServerSerial = server.serial;
-    return { keyPem: privateKeyPem(keyDer), certPem: server.certPem, caPem };
+    this.lastServerSerial = trust.stamp;
+    return { keyPem: privateKeyPem(keyDer), certPem: trust.certPem, caPem: trust.caPem };
   }
 
   private onSinkHealth(health: SinkHealth): void {
@@ -346,6 +361,17 @@ async function renewOutcome(p: Promise<{ certPem: string; caPem: string }>): Pro
     const message = isConsoleError(e) ? e.message : 'renewal failed';
     return { ok: false, status: status[code] ?? 500, error: message.split('\n')[0]!.slice(0, 500) };
   }
+}
+
+/**
+ * The failure once (issue 10: EADDRINUSE was said three times): the start error's first line, then
+ * the child's last log lines, each once, leaving out those that only repeat the failure.
+ */
+export function startFailure(e: unknown, lastLines: readonly string[]): string {
+  const [first = '', ...rest] = (e instanceof Error ? e.message : String(e)).split('\n');
+  const repeats = (line: string) => first.includes(line.replace(/^\[[a-z]+\] /, ''));
+  const extra = [...new Set([...rest, ...lastLines])].filter((l) => l.trim() !== '' && !repeats(l));
+  return extra.length > 0 ? `${first} (last log: ${extra.slice(-5).join(' | ')})` : first;
 }
 
 function reportStale(e: unknown): void {

@@ -11,14 +11,14 @@ import {
 } from '../pki';
 import { CLOCK_SKEW_MS } from '../pki/certs';
 import { parseCertificate } from '../pki/parse';
-import { audit, requireValidCa, signingCa, unsealCa, type OpContext } from './ca-ops';
+import { audit, requireValidCa, signingCa, trustBundle, unsealCa, type OpContext } from './ca-ops';
+import { crossForIssuer } from './rollover';
 import {
   certExists,
   groupsOf,
   insertCert,
   markSuperseded,
   readCert,
-  readCa,
   readCertPem,
   type CertRow,
 } from './state';
@@ -33,7 +33,7 @@ import { DEFAULT_RENEW_MAX_MS } from '../../shared/contract';
  * and is never renewed again: one certificate has at most one successor.
  */
 
-export type RenewVia = 'gateway' | 'cli' | 'mcp';
+export type RenewVia = 'gateway' | 'cli' | 'mcp' | 'gui';
 
 export interface RenewInput {
   /** Lowercase hex: the certificate being renewed. */
@@ -41,6 +41,8 @@ export interface RenewInput {
   /** A PKCS#10 request (DER) for a new key; absent: the same key again. */
   readonly csrDer?: Buffer;
   readonly via: RenewVia;
+  /** More details for the `client.renewed` record (the GUI's export folder). */
+  readonly recordExtra?: Readonly<Record<string, unknown>>;
 }
 
 export interface RenewResult {
@@ -52,6 +54,11 @@ export interface RenewResult {
   readonly notAfter: string;
   readonly renewedFrom: string;
   readonly rekey: boolean;
+  /**
+   * While a CA rollover runs: the new CA certified by the old one, which a client that trusts only the
+   * old root needs to check the new certificate (the gateway sends it after the leaf). Null otherwise.
+   */
+  readonly crossPem: string | null;
 }
 
 /**
@@ -154,7 +161,7 @@ export async function renewClient(ctx: OpContext, input: RenewInput): Promise<Re
   const notAfter = new Date(Math.min(now.getTime() + lifetimeOf(cert), renewUntil));
   const sign = (): IssuedCert =>
     issueClientCertForKey({
-      ca: signingCa(state, ca.certPem, caKey),
+      ca: signingCa(state, ca.certPem, caKey, ca.id),
       spkiDer,
       commonName: cert.name,
       groups,
@@ -183,6 +190,7 @@ export async function renewClient(ctx: OpContext, input: RenewInput): Promise<Re
             fingerprintSha256: issued.fingerprintSha256,
             ...(groups.length > 0 ? { groups } : {}),
             ...(csr ? { csr: { keyType: csr.keyType, requestedSubject: csr.requestedSubject } } : {}),
+            ...input.recordExtra,
           },
         }),
       ],
@@ -201,13 +209,16 @@ export async function renewClient(ctx: OpContext, input: RenewInput): Promise<Re
       renewable: true,
       renewUntil: new Date(renewUntil).toISOString(),
       supersedes: current.serial,
+      // From the issuing CA: during a rollover, a renewal moves the client to the new CA.
+      issuerCa: ca.id,
     });
     markSuperseded(state.db, current.serial, issued.serial);
     return {
       serial: issued.serial,
       name: current.name,
       certPem: issued.certPem,
-      caPem: ca.certPem,
+      caPem: trustBundle(state.db),
+      crossPem: crossForIssuer(state.db, ca.id),
       notBefore: issued.notBefore.toISOString(),
       notAfter: issued.notAfter.toISOString(),
       renewedFrom: current.serial,
@@ -224,10 +235,17 @@ function successorFor(state: StateDb, cert: CertRow, spkiDer: Buffer, nowMs: num
   if (cert.supersededBy === null || cert.revocation) return null;
   const found = state.read(() => {
     const next = readCert(state.db, cert.supersededBy ?? '');
-    return next ? { next, pem: readCertPem(state.db, next.serial), caPem: readCa(state.db).certPem } : null;
+    return next
+      ? {
+          next,
+          pem: readCertPem(state.db, next.serial),
+          caPem: trustBundle(state.db),
+          crossPem: crossForIssuer(state.db, next.issuerCa),
+        }
+      : null;
   });
   if (!found || found.pem === null) return null;
-  const { next, pem, caPem } = found;
+  const { next, pem, caPem, crossPem } = found;
   if (next.supersedes !== cert.serial || next.revocation || next.supersededBy !== null) return null;
   if (Date.parse(next.notAfter) <= nowMs || !parseCertificate(pem).spkiDer.equals(spkiDer)) return null;
   return {
@@ -239,6 +257,7 @@ function successorFor(state: StateDb, cert: CertRow, spkiDer: Buffer, nowMs: num
     notAfter: next.notAfter,
     renewedFrom: cert.serial,
     rekey: false,
+    crossPem,
   };
 }
 

@@ -75,17 +75,198 @@ export function insertMeta(db: DatabaseSync, meta: Meta): void {
 }
 
 const caRow = z.object({
+  id: z.number().int().positive(),
+  name: z.string(),
   cert_pem: z.string().includes('BEGIN CERTIFICATE'),
   sealed_key: z.instanceof(Uint8Array),
+  created_at: isoDate,
+  retired_at: isoDate.nullable(),
 });
 
-export function readCa(db: DatabaseSync): { certPem: string; sealedKey: Buffer } {
-  const row = parseRow('ca', caRow, db.prepare('SELECT cert_pem, sealed_key FROM ca WHERE id = 1').get());
-  return { certPem: row.cert_pem, sealedKey: Buffer.from(row.sealed_key) };
+/** One of our CAs (schema v3): CA 1 is the one `init` made; a rollover adds the next. */
+export interface CaRow {
+  readonly id: number;
+  readonly name: string;
+  readonly certPem: string;
+  readonly sealedKey: Buffer;
+  readonly createdAt: string;
+  /** Set when a rollover retired it: no longer trusted, signs nothing new. */
+  readonly retiredAt: string | null;
 }
 
-export function insertCa(db: DatabaseSync, certPem: string, sealedKey: Buffer): void {
-  db.prepare('INSERT INTO ca (id, cert_pem, sealed_key) VALUES (1, ?, ?)').run(certPem, sealedKey);
+function toCa(row: unknown): CaRow {
+  const r = parseRow('cas', caRow, row);
+  return {
+    id: r.id,
+    name: r.name,
+    certPem: r.cert_pem,
+    sealedKey: Buffer.from(r.sealed_key),
+    createdAt: r.created_at,
+    retiredAt: r.retired_at,
+  };
+}
+
+/** Every CA, oldest first. */
+export function readCas(db: DatabaseSync): CaRow[] {
+  return db.prepare('SELECT * FROM cas ORDER BY id').all().map(toCa);
+}
+
+/** The CAs the gateway trusts and whose CRLs are kept fresh: all but the retired ones, oldest first. */
+export function readActiveCas(db: DatabaseSync): CaRow[] {
+  const list = db.prepare('SELECT * FROM cas WHERE retired_at IS NULL ORDER BY id').all().map(toCa);
+  if (list.length === 0)
+    throw new ConsoleError('CORRUPT_STATE', 'state database table cas holds no active CA');
+  return list;
+}
+
+export function readCaById(db: DatabaseSync, id: number): CaRow {
+  const row = db.prepare('SELECT * FROM cas WHERE id = ?').get(id);
+  if (row === undefined) throw new ConsoleError('CORRUPT_STATE', `state database table cas has no CA ${id}`);
+  return toCa(row);
+}
+
+/**
+ * The issuing CA: the newest one not retired. Every new certificate, renewal and CRL of new
+ * revocations comes from it; during a rollover that is the new CA.
+ */
+export function readCa(db: DatabaseSync): CaRow {
+  const row = db.prepare('SELECT * FROM cas WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1').get();
+  if (row === undefined)
+    throw new ConsoleError('CORRUPT_STATE', 'state database table cas holds no active CA');
+  return toCa(row);
+}
+
+/**
+ * The CA whose key signs audit checkpoints: the first one, for the life of the log, so the chain
+ * stays verifiable with one certificate across rollovers (audit/verify.ts takes one).
+ */
+export function readAuditCa(db: DatabaseSync): CaRow {
+  const row = db.prepare('SELECT * FROM cas ORDER BY id LIMIT 1').get();
+  if (row === undefined) throw new ConsoleError('CORRUPT_STATE', 'state database table cas holds no CA');
+  return toCa(row);
+}
+
+/** Adds a CA; returns its id. */
+export function insertCa(
+  db: DatabaseSync,
+  ca: {
+    readonly name: string;
+    readonly certPem: string;
+    readonly sealedKey: Buffer;
+    readonly createdAt: string;
+  },
+): number {
+  const r = db
+    .prepare('INSERT INTO cas (name, cert_pem, sealed_key, created_at) VALUES (?, ?, ?, ?)')
+    .run(ca.name, ca.certPem, ca.sealedKey, ca.createdAt);
+  return Number(r.lastInsertRowid);
+}
+
+const crossRow = z.object({
+  subject_ca: z.number().int().positive(),
+  issuer_ca: z.number().int().positive(),
+  serial: hex,
+  cert_pem: z.string().includes('BEGIN CERTIFICATE'),
+  created_at: isoDate,
+});
+
+/** A CA certificate of `subjectCa` signed by `issuerCa`: what lets a verifier of one root accept the other. */
+export interface CrossCertRow {
+  readonly subjectCa: number;
+  readonly issuerCa: number;
+  readonly serial: string;
+  readonly certPem: string;
+  readonly createdAt: string;
+}
+
+export function readCrossCert(db: DatabaseSync, subjectCa: number, issuerCa: number): CrossCertRow | null {
+  const row = db
+    .prepare('SELECT * FROM ca_cross_certs WHERE subject_ca = ? AND issuer_ca = ?')
+    .get(subjectCa, issuerCa);
+  if (row === undefined) return null;
+  const r = parseRow('ca_cross_certs', crossRow, row);
+  return {
+    subjectCa: r.subject_ca,
+    issuerCa: r.issuer_ca,
+    serial: r.serial,
+    certPem: r.cert_pem,
+    createdAt: r.created_at,
+  };
+}
+
+export function insertCrossCert(db: DatabaseSync, c: CrossCertRow): void {
+  db.prepare(
+    'INSERT INTO ca_cross_certs (subject_ca, issuer_ca, serial, cert_pem, created_at) VALUES (?, ?, ?, ?, ?)',
+  ).run(c.subjectCa, c.issuerCa, c.serial, c.certPem, c.createdAt);
+}
+
+const rolloverRow = z.object({
+  id: z.number().int().positive(),
+  old_ca: z.number().int().positive(),
+  new_ca: z.number().int().positive(),
+  started_at: isoDate,
+  started_by: z.string(),
+  servers_rolled_at: isoDate.nullable(),
+  retired_at: isoDate.nullable(),
+  retired_by: z.string().nullable(),
+});
+
+export interface RolloverRow {
+  readonly id: number;
+  readonly oldCa: number;
+  readonly newCa: number;
+  readonly startedAt: string;
+  readonly startedBy: string;
+  readonly serversRolledAt: string | null;
+  /** Null while it runs: both roots are trusted until then. */
+  readonly retiredAt: string | null;
+  readonly retiredBy: string | null;
+}
+
+/** The latest rollover, running or done; null when the CA never rolled over. */
+export function readLastRollover(db: DatabaseSync): RolloverRow | null {
+  const row = db.prepare('SELECT * FROM ca_rollovers ORDER BY id DESC LIMIT 1').get();
+  if (row === undefined) return null;
+  const r = parseRow('ca_rollovers', rolloverRow, row);
+  return {
+    id: r.id,
+    oldCa: r.old_ca,
+    newCa: r.new_ca,
+    startedAt: r.started_at,
+    startedBy: r.started_by,
+    serversRolledAt: r.servers_rolled_at,
+    retiredAt: r.retired_at,
+    retiredBy: r.retired_by,
+  };
+}
+
+export function insertRollover(
+  db: DatabaseSync,
+  r: Pick<RolloverRow, 'oldCa' | 'newCa' | 'startedAt' | 'startedBy' | 'serversRolledAt'>,
+): void {
+  db.prepare(
+    'INSERT INTO ca_rollovers (old_ca, new_ca, started_at, started_by, servers_rolled_at) VALUES (?, ?, ?, ?, ?)',
+  ).run(r.oldCa, r.newCa, r.startedAt, r.startedBy, r.serversRolledAt);
+}
+
+/** Ends a rollover: its old CA is retired (no longer trusted, signs nothing). */
+export function markRetired(
+  db: DatabaseSync,
+  rolloverId: number,
+  oldCa: number,
+  at: string,
+  by: string,
+): void {
+  db.prepare('UPDATE ca_rollovers SET retired_at = ?, retired_by = ? WHERE id = ?').run(at, by, rolloverId);
+  db.prepare('UPDATE cas SET retired_at = ? WHERE id = ?').run(at, oldCa);
+}
+
+/** Client certificates of one CA, newest state (revocations joined), for the rollover's count. */
+export function readCertsOfCa(db: DatabaseSync, caId: number): CertRow[] {
+  return db
+    .prepare(`${CERT_SELECT} WHERE c.issuer_ca = ? ORDER BY c.issued_at, c.serial`)
+    .all(caId)
+    .map(toCert);
 }
 
 const serverRow = z.object({
@@ -93,6 +274,7 @@ const serverRow = z.object({
   cert_pem: z.string().includes('BEGIN CERTIFICATE'),
   sealed_key: z.instanceof(Uint8Array),
   not_after: isoDate,
+  issuer_ca: z.number().int().positive(),
 });
 
 export interface ServerRow {
@@ -100,19 +282,26 @@ export interface ServerRow {
   readonly certPem: string;
   readonly sealedKey: Buffer;
   readonly notAfter: string;
+  /** The CA that signed it (schema v3). */
+  readonly issuerCa: number;
 }
 
 export function readCurrentServer(db: DatabaseSync): ServerRow {
   const row = parseRow(
     'server_certs',
     serverRow,
-    db.prepare('SELECT serial, cert_pem, sealed_key, not_after FROM server_certs WHERE current = 1').get(),
+    db
+      .prepare(
+        'SELECT serial, cert_pem, sealed_key, not_after, issuer_ca FROM server_certs WHERE current = 1',
+      )
+      .get(),
   );
   return {
     serial: row.serial,
     certPem: row.cert_pem,
     sealedKey: Buffer.from(row.sealed_key),
     notAfter: row.not_after,
+    issuerCa: row.issuer_ca,
   };
 }
 
@@ -120,8 +309,8 @@ export function readCurrentServer(db: DatabaseSync): ServerRow {
 export function insertServer(db: DatabaseSync, s: ServerRow, issuedAt: string): void {
   db.prepare('UPDATE server_certs SET current = 0 WHERE current = 1').run();
   db.prepare(
-    'INSERT INTO server_certs (serial, cert_pem, sealed_key, not_after, issued_at, current) VALUES (?, ?, ?, ?, ?, 1)',
-  ).run(s.serial, s.certPem, s.sealedKey, s.notAfter, issuedAt);
+    'INSERT INTO server_certs (serial, cert_pem, sealed_key, not_after, issued_at, current, issuer_ca) VALUES (?, ?, ?, ?, ?, 1, ?)',
+  ).run(s.serial, s.certPem, s.sealedKey, s.notAfter, issuedAt, s.issuerCa);
 }
 
 const certRow = z.object({
@@ -137,6 +326,7 @@ const certRow = z.object({
   renew_until: isoDate.nullable(),
   supersedes: hex.nullable(),
   superseded_by: hex.nullable(),
+  issuer_ca: z.number().int().positive(),
   revoked_at: isoDate.nullable(),
   reason: z.enum(REVOCATION_REASONS).nullable(),
 });
@@ -160,11 +350,14 @@ export interface CertRow {
   readonly supersedes: string | null;
   /** The certificate that renewed or re-issued this one: it stays valid, but is not renewed again. */
   readonly supersededBy: string | null;
+  /** The CA that signed it (schema v3; rows from before are CA 1's). */
+  readonly issuerCa: number;
   readonly revocation: { readonly revokedAt: string; readonly reason: RevocationReason } | null;
 }
 
 const CERT_SELECT = `SELECT c.serial, c.name, c.not_before, c.not_after, c.fingerprint_sha256, c.issued_at,
-  c.audit_seq, c.groups, c.renewable, c.renew_until, c.supersedes, c.superseded_by, r.revoked_at, r.reason
+  c.audit_seq, c.groups, c.renewable, c.renew_until, c.supersedes, c.superseded_by, c.issuer_ca, r.revoked_at,
+  r.reason
   FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial`;
 
 function toCert(row: unknown): CertRow {
@@ -182,6 +375,7 @@ function toCert(row: unknown): CertRow {
     renewUntil: r.renew_until,
     supersedes: r.supersedes,
     supersededBy: r.superseded_by,
+    issuerCa: r.issuer_ca,
     revocation: r.revoked_at && r.reason ? { revokedAt: r.revoked_at, reason: r.reason } : null,
   };
 }
@@ -219,6 +413,7 @@ export function readCerts(db: DatabaseSync): CertRow[] {
         renewUntil: r['renew_until'] === null ? null : bulkIso('certificates', r, 'renew_until'),
         supersedes: r['supersedes'] === null ? null : bulkHex('certificates', r, 'supersedes'),
         supersededBy: r['superseded_by'] === null ? null : bulkHex('certificates', r, 'superseded_by'),
+        issuerCa: bulkInt('certificates', r, 'issuer_ca'),
         revocation:
           revokedAt === null ? null : { revokedAt, reason: bulkReason('certificates', r, 'reason') },
       };
@@ -284,7 +479,7 @@ export function insertCert(
 ): void {
   db.prepare(
     `INSERT INTO certificates (serial, name, not_before, not_after, fingerprint_sha256, issued_at, audit_seq,
-       cert_pem, groups, renewable, renew_until, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       cert_pem, groups, renewable, renew_until, supersedes, issuer_ca) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     c.serial,
     c.name,
@@ -298,6 +493,7 @@ export function insertCert(
     c.renewable ? 1 : 0,
     c.renewUntil,
     c.supersedes,
+    c.issuerCa,
   );
 }
 
@@ -337,42 +533,45 @@ export function readCertsNamed(db: DatabaseSync, name: string): CertRow[] {
 
 /** What an OCSP answer needs to know about a serial: one of our clients (and its revocation), our server, or neither. */
 export type SerialStatus =
-  | { readonly kind: 'client'; readonly revocation: CertRow['revocation'] }
-  | { readonly kind: 'server' }
+  | { readonly kind: 'client'; readonly issuerCa: number; readonly revocation: CertRow['revocation'] }
+  | { readonly kind: 'server'; readonly issuerCa: number }
   | null;
 
 /** Primary-key lookups only, so it is cheap enough to run for every OCSP request (issue 9). */
 export function readSerialStatus(db: DatabaseSync, serial: string): SerialStatus {
   const cert = readCert(db, serial);
-  if (cert) return { kind: 'client', revocation: cert.revocation };
-  return db.prepare('SELECT 1 FROM server_certs WHERE serial = ?').get(serial) === undefined
-    ? null
-    : { kind: 'server' };
+  if (cert) return { kind: 'client', issuerCa: cert.issuerCa, revocation: cert.revocation };
+  const server = db.prepare('SELECT issuer_ca FROM server_certs WHERE serial = ?').get(serial) as
+    { issuer_ca?: unknown } | undefined;
+  if (server === undefined) return null;
+  if (typeof server.issuer_ca !== 'number') throw corruptColumn('server_certs', 'issuer_ca');
+  return { kind: 'server', issuerCa: server.issuer_ca };
 }
 
 export function certExists(db: DatabaseSync, serial: string): boolean {
   return db.prepare('SELECT 1 FROM certificates WHERE serial = ?').get(serial) !== undefined;
 }
 
+/** Keyed by issuer and serial: the issuer is the certificate's own (schema v3). */
 export function insertRevocation(
   db: DatabaseSync,
   r: { serial: string; revokedAt: string; reason: RevocationReason; auditSeq: number },
 ): void {
-  db.prepare('INSERT INTO revocations (serial, revoked_at, reason, audit_seq) VALUES (?, ?, ?, ?)').run(
-    r.serial,
-    r.revokedAt,
-    r.reason,
-    r.auditSeq,
-  );
+  db.prepare(
+    `INSERT INTO revocations (serial, revoked_at, reason, audit_seq, issuer_ca)
+     VALUES (?, ?, ?, ?, (SELECT issuer_ca FROM certificates WHERE serial = ?))`,
+  ).run(r.serial, r.revokedAt, r.reason, r.auditSeq, r.serial);
 }
 
+/** The revocations of one CA's certificates: what its CRL lists. */
 export function readRevocations(
   db: DatabaseSync,
+  issuerCa: number,
 ): { serial: string; revokedAt: string; reason: RevocationReason }[] {
   // In the order they were made (rowid): a CRL's entries need no other order, and no sort is paid.
   return db
-    .prepare('SELECT serial, revoked_at, reason FROM revocations ORDER BY rowid')
-    .all()
+    .prepare('SELECT serial, revoked_at, reason FROM revocations WHERE issuer_ca = ? ORDER BY rowid')
+    .all(issuerCa)
     .map((row) => {
       const r = row as Record<string, unknown>;
       return {
@@ -413,8 +612,10 @@ export interface CrlRow {
   readonly der: Buffer;
 }
 
-export function readCrl(db: DatabaseSync): CrlRow {
-  const row = parseRow('crl', crlRow, db.prepare('SELECT * FROM crl WHERE id = 1').get());
+/** A CA's CRL; without `caId`, the issuing CA's (what `/crl` and crl.pem have always been). */
+export function readCrl(db: DatabaseSync, caId?: number): CrlRow {
+  const id = caId ?? readCa(db).id;
+  const row = parseRow('ca_crls', crlRow, db.prepare('SELECT * FROM ca_crls WHERE ca_id = ?').get(id));
   return {
     number: row.number,
     thisUpdate: row.this_update,
@@ -424,17 +625,22 @@ export function readCrl(db: DatabaseSync): CrlRow {
   };
 }
 
-export function readCrlNumber(db: DatabaseSync): number {
-  const row = db.prepare('SELECT number FROM crl WHERE id = 1').get() as { number?: unknown } | undefined;
+export function hasCrl(db: DatabaseSync, caId: number): boolean {
+  return db.prepare('SELECT 1 FROM ca_crls WHERE ca_id = ?').get(caId) !== undefined;
+}
+
+export function readCrlNumber(db: DatabaseSync, caId: number): number {
+  const row = db.prepare('SELECT number FROM ca_crls WHERE ca_id = ?').get(caId) as
+    { number?: unknown } | undefined;
   return typeof row?.number === 'number' ? row.number : 0;
 }
 
-export function writeCrl(db: DatabaseSync, c: CrlRow): void {
+export function writeCrl(db: DatabaseSync, caId: number, c: CrlRow): void {
   db.prepare(
-    `INSERT INTO crl (id, number, this_update, next_update, entries, der) VALUES (1, ?, ?, ?, ?, ?)
-     ON CONFLICT (id) DO UPDATE SET number = excluded.number, this_update = excluded.this_update,
+    `INSERT INTO ca_crls (ca_id, number, this_update, next_update, entries, der) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (ca_id) DO UPDATE SET number = excluded.number, this_update = excluded.this_update,
        next_update = excluded.next_update, entries = excluded.entries, der = excluded.der`,
-  ).run(c.number, c.thisUpdate, c.nextUpdate, c.entries, c.der);
+  ).run(caId, c.number, c.thisUpdate, c.nextUpdate, c.entries, c.der);
 }
 
 export function readSetting(db: DatabaseSync, key: string): unknown {
@@ -530,9 +736,17 @@ export function readDistributionSettings(db: DatabaseSync): DistributionSettings
   };
 }
 
-/** The URLs a certificate names, when the operator set a base URL. */
-export function distributionUrls(settings: DistributionSettings): DistributionUrls | undefined {
-  return settings.url === null ? undefined : { crl: `${settings.url}/crl`, ocsp: `${settings.url}/ocsp` };
+/**
+ * The URLs a certificate names, when the operator set a base URL. CA 1's certificates name `/crl`
+ * (as before rollovers existed); a later CA's name its own, `/crl/<id>`, which stays right after
+ * `/crl` moves on to the next CA. One OCSP URL answers for every CA (by the request's issuer hash).
+ */
+export function distributionUrls(settings: DistributionSettings, caId = 1): DistributionUrls | undefined {
+  if (settings.url === null) return undefined;
+  return {
+    crl: caId === 1 ? `${settings.url}/crl` : `${settings.url}/crl/${caId}`,
+    ocsp: `${settings.url}/ocsp`,
+  };
 }
 
 const pendingRow = z.object({

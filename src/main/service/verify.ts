@@ -1,6 +1,6 @@
 import { auditRecordAt, verifyAudit } from '../audit';
 import type { StateDb } from '../db';
-import { readCa } from './state';
+import { readAuditCa } from './state';
 import type { AuditVerifyResult } from '../../shared/model';
 
 /**
@@ -12,7 +12,8 @@ export async function verifyState(
   state: StateDb,
   opts: { archives?: string[]; now?: Date },
 ): Promise<AuditVerifyResult> {
-  const caPem = state.read(() => readCa(state.db).certPem);
+  // Checkpoints are signed by the first CA's key for the life of the log (rollover.ts).
+  const caPem = state.read(() => readAuditCa(state.db).certPem);
   const result = await verifyAudit(state.db, caPem, opts);
   if (!result.ok) return result;
   const archivedBefore = result.archivedBefore ?? 0;

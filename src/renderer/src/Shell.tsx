@@ -2,6 +2,8 @@ import { useEffect } from 'react';
 import { startFeeds } from './feeds';
 import { ConfirmDialog } from './components/ConfirmDialog';
 import { ErrorAlert } from './components/ErrorAlert';
+import { useModalOpen } from './components/Modal';
+import { VaultLock } from './components/VaultLock';
 import { AuditPanel } from './screens/audit/AuditPanel';
 import { ClientsPanel } from './screens/clients/ClientsPanel';
 import { ConnectionsPanel } from './screens/connections/ConnectionsPanel';
@@ -11,6 +13,9 @@ import { useAuditStore } from './stores/audit';
 import { useConnectionsStore } from './stores/connections';
 import { useStatusStore } from './stores/status';
 import { useUiStore, type Screen } from './stores/ui';
+import { agoText, upstreamProblem } from './lib/upstream-health';
+import { TICK_MS, useNow } from './lib/useNow';
+import './status-bar.css';
 
 const NAV: readonly { readonly id: Screen; readonly label: string }[] = [
   { id: 'dashboard', label: 'Dashboard' },
@@ -52,15 +57,43 @@ function CurrentScreen({ screen }: { readonly screen: Screen }) {
   }
 }
 
+/**
+ * The status bar: the gateway's state and, while it runs, whether its upstream answers (issue 10:
+ * "Running — upstream unreachable: ECONNREFUSED 12 s ago", in words and a warning colour).
+ */
 function GatewayBadge() {
   const state = useStatusStore((s) => s.status?.gateway.state.kind);
+  const upstream = useStatusStore((s) => s.status?.upstreamHealth);
   const live = useConnectionsStore((s) => s.connections.length);
+  // "12 s ago" moves while the upstream is down; otherwise the shared clock's usual pace is enough.
+  const now = useNow(upstream?.down === true ? 5_000 : TICK_MS);
   if (!state) return null;
+  const problem = state === 'running' ? upstreamProblem(upstream, now) : null;
   return (
-    <div className="nav-foot">
-      <span className={`dot dot-${state}`} aria-hidden="true" />
-      Gateway {state}
-      {state === 'running' ? ` · ${live} live` : ''}
+    <div
+      className={problem ? 'nav-foot nav-foot-warn' : 'nav-foot'}
+      data-testid="status-bar"
+      data-upstream-down={problem ? 'true' : undefined}
+    >
+      <span className={`dot dot-${problem ? 'warn' : state}`} aria-hidden="true" />
+      <span>
+        {problem ? null : (
+          <>
+            Gateway {state}
+            {state === 'running' ? ` · ${live} live` : ''}
+          </>
+        )}
+        {/* Always there, so the warning is announced when it appears; the age ticks outside it. */}
+        <span role="status">
+          {problem ? (
+            <>
+              <span className="sr-only">Warning: </span>Gateway running —{' '}
+              {upstreamProblem(upstream, now, false)}
+            </>
+          ) : null}
+        </span>
+        {problem && upstream?.lastError ? ` ${agoText(upstream.lastError.at, now)}` : null}
+      </span>
     </div>
   );
 }
@@ -87,11 +120,16 @@ function AuditWritesBanner() {
 export function Shell() {
   const screen = useUiStore((s) => s.screen);
   const setScreen = useUiStore((s) => s.setScreen);
-  // The unlock overlay shows its own alert; one error-alert on the page at a time.
+  // The unlock overlay and an open dialog show their own alert; one error-alert on the page at a time.
   const vaultLocked = useUiStore((s) => s.vaultLocked);
+  const modalOpen = useModalOpen();
   useEffect(() => startFeeds(), []);
   return (
-    <div className="shell">
+    // Behind the unlock overlay the app is inert: no focus, no clicks, hidden from screen readers.
+    <div className="shell" inert={vaultLocked}>
+      <button type="button" className="skip-link" onClick={() => document.getElementById('content')?.focus()}>
+        Skip to content
+      </button>
       <nav className="nav" aria-label="Main">
         <div className="brand">
           <span className="brand-mark" aria-hidden="true" />
@@ -112,10 +150,11 @@ export function Shell() {
             </li>
           ))}
         </ul>
+        <VaultLock />
         <GatewayBadge />
       </nav>
-      <main className="main">
-        {vaultLocked ? null : <ErrorAlert />}
+      <main className="main" id="content" tabIndex={-1}>
+        {vaultLocked || modalOpen ? null : <ErrorAlert />}
         <AuditWritesBanner />
         <CurrentScreen screen={screen} />
       </main>

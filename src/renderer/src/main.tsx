@@ -1,7 +1,10 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { installZodMessages } from './lib/zod-messages';
 import './styles.css';
+
+installZodMessages();
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root');

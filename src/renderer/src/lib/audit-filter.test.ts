@@ -86,6 +86,18 @@ describe('matchLive', () => {
     expect(m({ serial: 'cd02' }, accepted)).toBe('no');
     expect(m({ cn: 'x' }, rec(4, 'gateway.started', { kind: 'system' }))).toBe('no');
   });
+  it('matches the renewal of a certificate by the renewed serial too (the record is about its successor)', () => {
+    const renewed = rec(6, 'client.renewed', root, {
+      cn: 'bob',
+      serial: 'ee03',
+      details: { renewedFrom: 'cd02' },
+    });
+    expect(m({ serial: 'cd02' }, renewed)).toBe('yes');
+    expect(m({ serial: 'ee03' }, renewed)).toBe('yes');
+    expect(m({ serial: 'cd02' }, rec(7, 'client.issued', root, { details: { renewedFrom: 'cd02' } }))).toBe(
+      'no',
+    );
+  });
   it('matches the actor exactly: an operator name or system; clients go by their CN', () => {
     expect(m({ actor: 'root' }, issued)).toBe('yes');
     expect(m({ actor: 'alice' }, accepted)).toBe('no');

@@ -155,7 +155,13 @@ export function matchLive(f: AuditFilter, r: AuditRecord): LiveMatch {
   if (type !== undefined) checks.push(() => (r.type.startsWith(type) ? 'yes' : 'no'));
   if (cn !== undefined) checks.push(() => sameIgnoringAsciiCase(r.cn, cn));
   if (serial !== undefined)
-    checks.push(() => (r.serial !== null && normSerial(r.serial) === serial ? 'yes' : 'no'));
+    checks.push(() =>
+      (r.serial !== null && normSerial(r.serial) === serial) ||
+      // A renewal is about its successor and names the renewed certificate (main's serialPlan).
+      (r.type === 'client.renewed' && r.details['renewedFrom'] === serial)
+        ? 'yes'
+        : 'no',
+    );
   if (actor !== undefined) {
     checks.push(() => {
       if (actor === 'system') return r.actor.kind === 'system' ? 'yes' : 'no';
@@ -189,10 +195,12 @@ export const KNOWN_AUDIT_TYPES: readonly string[] = [
   'server.rotated',
   'server.renewal.failed',
   'client.issued',
+  'client.renewed',
   'client.revoked',
   'crl.published',
   'settings.gateway.changed',
   'settings.audit.changed',
+  'settings.app.changed',
   'vault.unlocked',
   'vault.unlock.failed',
   'vault.locked',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countdownLevel, countdownText, daysUntil, levelOf } from './countdown';
+import { countdownLevel, countdownText, daysUntil, levelOf, renewalAt, statusAt } from './countdown';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 const DAY = 86_400_000;
@@ -52,5 +52,30 @@ describe('daysUntil / countdownText', () => {
 describe('countdownText with main’s day count', () => {
   it('shows the given days so text and data-days agree', () => {
     expect(countdownText(new Date(NOW + 3250.5 * DAY).toISOString(), NOW, 3251)).toBe('3251 days left');
+  });
+});
+
+describe('statusAt / renewalAt: the registry on the shared clock', () => {
+  const base = {
+    serial: 'aa',
+    name: 'alice',
+    fingerprintSha256: '',
+    notBefore: iso(NOW),
+    notAfter: iso(NOW + DAY),
+  } as const;
+  const active = { ...base, status: 'active', renewal: 'ok' } as const;
+  it('turns an active or superseded certificate expired at notAfter, without a new listing', () => {
+    expect(statusAt(active, NOW + 23 * HOUR)).toBe('active');
+    expect(statusAt(active, NOW + DAY)).toBe('expired');
+    expect(statusAt({ ...active, status: 'superseded', renewal: null }, NOW + DAY + 1)).toBe('expired');
+    expect(statusAt({ ...active, status: 'revoked', renewal: null }, NOW + 2 * DAY)).toBe('revoked');
+  });
+  it('reads the renewal state now; none for revoked or superseded certificates', () => {
+    expect(renewalAt(active, NOW + HOUR)).toBe('ok');
+    expect(renewalAt(active, NOW + 17 * HOUR)).toBe('due');
+    expect(renewalAt(active, NOW + 22 * HOUR)).toBe('overdue');
+    expect(renewalAt(active, NOW + DAY)).toBe('expired');
+    expect(renewalAt({ ...active, status: 'superseded', renewal: null }, NOW + HOUR)).toBeNull();
+    expect(renewalAt({ ...active, status: 'revoked', renewal: null }, NOW + HOUR)).toBeNull();
   });
 });

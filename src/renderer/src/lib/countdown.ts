@@ -1,4 +1,5 @@
 import { DAY_MS, HOUR_MS } from '../../../shared/validation';
+import type { ClientRecord, ClientStatus } from '../../../shared/model';
 import { renewalState, type RenewalState, type Validity } from '../../../shared/renewal';
 
 /**
@@ -46,4 +47,21 @@ export function countdownText(notAfter: string, now: number, days?: number): str
   }
   const d = days !== undefined && days >= 1 ? days : Math.floor(ms / DAY_MS);
   return `${d} day${d === 1 ? '' : 's'} left`;
+}
+
+/**
+ * A record's status on the shared clock: main computed it when it listed the registry, and a
+ * certificate that expired since is expired now, without waiting for the next listing.
+ */
+export function statusAt(c: ClientRecord, now: number): ClientStatus {
+  if (c.status === 'revoked' || c.status === 'expired') return c.status;
+  return Date.parse(c.notAfter) <= now ? 'expired' : c.status;
+}
+
+/** The lifetime rule (src/shared/renewal.ts) now; null where it no longer applies (revoked, superseded). */
+export function renewalAt(c: ClientRecord, now: number): RenewalState | null {
+  const status = statusAt(c, now);
+  if (status === 'expired') return 'expired';
+  if (status !== 'active') return null;
+  return renewalState(c, now);
 }

@@ -1,21 +1,64 @@
-/** Display helpers. Dates arrive from main as ISO strings. */
+/**
+ * Display helpers: the UI's one time format (issue 10), whatever the OS locale says: ISO-like dates
+ * (2026-12-01) and 24-hour clocks (14:05), in local time. Never `toLocaleTimeString()` or a native
+ * date picker, which follow the locale (12-hour, mm/dd/yyyy). Dates arrive from main as ISO strings;
+ * epoch milliseconds are accepted too.
+ */
 
-export function formatDateTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const p = (n: number) => String(n).padStart(2, '0');
+type When = string | number | Date;
+
+const p = (n: number) => String(n).padStart(2, '0');
+
+function toDate(when: When): Date | null {
+  const d = when instanceof Date ? when : new Date(when);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** `2026-12-01 14:05` (local). */
+export function formatDateTime(when: When): string {
+  const d = toDate(when);
+  if (!d) return String(when);
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-export function formatTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const p = (n: number) => String(n).padStart(2, '0');
+/** `2026-12-01 14:05:09` (local), for records where the second matters. */
+export function formatDateTimeSeconds(when: When): string {
+  const d = toDate(when);
+  if (!d) return String(when);
+  return `${formatDateTime(d)}:${p(d.getSeconds())}`;
+}
+
+/** `14:05:09` (local). */
+export function formatTime(when: When): string {
+  const d = toDate(when);
+  if (!d) return String(when);
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function formatDate(iso: string): string {
-  return formatDateTime(iso).slice(0, 10);
+/** `14:05` (local): chart axes and "restarting at". */
+export function formatClock(when: When): string {
+  return formatTime(when).slice(0, 5);
+}
+
+/**
+ * A date-time typed as the UI shows them (`2026-12-01 14:05`, `2026-12-01T14:05`, or a date alone for
+ * its midnight), local time; null when it is not one. For filter boxes instead of a native picker.
+ */
+export function parseDateTime(text: string): Date | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(text.trim());
+  if (!m) return null;
+  const [y, mo, da, h, mi, se] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x))) as number[];
+  const d = new Date(y!, mo! - 1, da!, h, mi, se);
+  // Date rolls 2026-02-30 over to March: refuse what does not round-trip.
+  if (d.getFullYear() !== y || d.getMonth() !== mo! - 1 || d.getDate() !== da || d.getHours() !== h)
+    return null;
+  if (h! > 23 || mi! > 59 || se! > 59) return null;
+  return d;
+}
+
+/** `2026-12-01` (local). */
+export function formatDate(when: When): string {
+  return formatDateTime(when).slice(0, 10);
 }
 
 export function formatBytes(n: number): string {

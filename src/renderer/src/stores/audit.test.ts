@@ -312,3 +312,67 @@ describe('audit store: live records', () => {
     expect(s().records.at(-1)?.seq).toBe(1);
   });
 });
+
+describe('audit store: follow, pause, detail, showFor', () => {
+  it('counts live records while paused and brings them in on resume', async () => {
+    const { main, s } = setup(100);
+    s().open();
+    await settle();
+    s().setPaused(true);
+    s().appendLive(main.write(...[101, 102].map((i) => rec(i, 'gateway.request', alice))));
+    expect(s().records[0]?.seq).toBe(100);
+    expect(s().heldLive).toBe(2);
+    expect(s().allTotal).toBe(102);
+    s().setPaused(false);
+    expect(s().heldLive).toBe(0);
+    await settle();
+    expect(
+      s()
+        .records.slice(0, 3)
+        .map((r) => r.seq),
+    ).toEqual([102, 101, 100]);
+    expect(s().total).toBe(102);
+    // Following again: the next record lands on top at once.
+    s().appendLive(main.write(rec(103, 'gateway.request', alice)));
+    expect(s().records[0]?.seq).toBe(103);
+  });
+
+  it('holds back only records the filter may match', async () => {
+    const { main, s } = setup(100);
+    s().open();
+    await settle();
+    s().setDraft({ ...EMPTY_AUDIT_DRAFT, cn: 'alice' }, { immediate: true });
+    await settle();
+    s().setPaused(true);
+    s().appendLive(main.write(rec(101, 'gateway.request', bob), rec(102, 'gateway.request', alice)));
+    expect(s().heldLive).toBe(1);
+  });
+
+  it('keeps the selected record open, and showFor filters by serial and shows the panel', async () => {
+    const main = fakeMain(100);
+    let shown = 0;
+    const store = createAuditStore({
+      query: main.query,
+      onError: () => undefined,
+      pageSize: 50,
+      onShow: () => shown++,
+    });
+    const s = () => store.getState();
+    s().open();
+    await settle();
+    const r = s().records[3] as AuditRecord;
+    s().select(r);
+    expect(s().selected).toBe(r);
+    s().showFor({ serial: 'AA:01', cn: 'alice' });
+    expect(shown).toBe(1);
+    expect(s().selected).toBeNull();
+    expect(s().draft.serial).toBe('AA:01');
+    await settle();
+    expect(s().filter).toEqual({ serial: 'aa01' });
+    expect(main.inputs.at(-1)).toEqual({ filter: { serial: 'aa01' }, limit: 50 });
+    expect(s().records.every((x) => x.serial === 'aa01')).toBe(true);
+    s().showFor({ cn: 'bob' });
+    await settle();
+    expect(s().filter).toEqual({ cn: 'bob' });
+  });
+});

@@ -12,6 +12,7 @@ import {
   type DraftField,
 } from '../lib/audit-filter';
 import { reportError } from '../lib/useAction';
+import { useUiStore } from './ui';
 
 /**
  * The Audit panel's window onto main's audit log (millions of records in SQLite, DESIGN.md §9): the
@@ -47,6 +48,12 @@ export interface AuditState {
   readonly error: string | null;
   /** Bumped whenever `records` is replaced by a new first page (the list scrolls back to the top). */
   readonly epoch: number;
+  /** Live follow paused: new records are counted, not shown, until `setPaused(false)`. */
+  readonly paused: boolean;
+  /** Live records that arrived while paused (those the filter may match). */
+  readonly heldLive: number;
+  /** The record open in the detail pane (kept even when it scrolls out of the loaded pages). */
+  readonly selected: AuditRecord | null;
 
   setDraft(draft: AuditFilterDraft, opts?: { readonly immediate?: boolean }): void;
   /** The panel is on screen: loads the first page if nothing (or something stale) is held. */
@@ -58,6 +65,15 @@ export interface AuditState {
   loadMore(): void;
   /** Records from `audit.appended`, oldest first. */
   appendLive(records: readonly AuditRecord[]): void;
+  /** Pauses or resumes live follow; resuming brings in what arrived meanwhile. */
+  setPaused(paused: boolean): void;
+  /** Opens a record in the detail pane; null closes it. */
+  select(record: AuditRecord | null): void;
+  /**
+   * "Everything about this certificate" (issue 10): the Audit panel, filtered by the serial (or,
+   * without one, the CN), from a client or a connection row.
+   */
+  showFor(target: { readonly serial?: string; readonly cn?: string }): void;
   /** Drops everything and cancels timers (bench and tests). */
   reset(): void;
 }
@@ -73,6 +89,8 @@ export interface AuditStoreDeps {
   readonly maxLoaded?: number;
   /** Coalesces re-queries caused by live records that could not be matched here. */
   readonly requeryMs?: number;
+  /** Brings the Audit panel on screen (`showFor`). */
+  readonly onShow?: () => void;
 }
 
 export const AUDIT_PAGE_SIZE = 200;
@@ -92,6 +110,9 @@ const INITIAL = {
   loadingMore: false,
   error: null,
   epoch: 0,
+  paused: false,
+  heldLive: 0,
+  selected: null,
 } as const satisfies Partial<AuditState>;
 
 function messageOf(err: unknown): string {
@@ -176,7 +197,8 @@ export function createAuditStore(deps: AuditStoreDeps): UseBoundStore<StoreApi<A
       const mine = ++generation;
       stale = false;
       pendingLive = [];
-      set({ filter, status: 'loading', loadingMore: false, error: null });
+      // The new first page includes whatever was held back while paused.
+      set({ filter, status: 'loading', loadingMore: false, error: null, heldLive: 0 });
       deps.query(queryInput(filter, {})).then(
         (page) => {
           if (mine !== generation) return;
@@ -345,7 +367,32 @@ export function createAuditStore(deps: AuditStoreDeps): UseBoundStore<StoreApi<A
         }
         // A debounced filter query is yet to go out; its answer will include these records.
         if (status !== 'ready') return;
+        if (get().paused) {
+          // Counted, not shown: the operator is reading. Resuming fetches the top again.
+          const { filter, heldLive } = get();
+          const head = get().records[0]?.seq ?? 0;
+          const n = sorted.filter((r) => r.seq > head && matchLive(filter, r) !== 'no').length;
+          if (n > 0) set({ heldLive: heldLive + n });
+          return;
+        }
         if (applyLive(sorted)) scheduleRequery();
+      },
+
+      setPaused: (paused) => {
+        if (paused === get().paused) return;
+        set({ paused, heldLive: 0 });
+        if (!paused && active) refreshTop();
+      },
+
+      select: (selected) => set({ selected }),
+
+      showFor: (target) => {
+        const serial = target.serial?.trim() ?? '';
+        const cn = target.cn?.trim() ?? '';
+        const draft = serial !== '' ? { ...EMPTY_AUDIT_DRAFT, serial } : { ...EMPTY_AUDIT_DRAFT, cn };
+        set({ selected: null, paused: false, heldLive: 0 });
+        get().setDraft(draft, { immediate: true });
+        deps.onShow?.();
       },
 
       reset: () => {
@@ -367,4 +414,5 @@ export function createAuditStore(deps: AuditStoreDeps): UseBoundStore<StoreApi<A
 export const useAuditStore = createAuditStore({
   query: (input) => call('audit.query', input),
   onError: reportError,
+  onShow: () => useUiStore.getState().setScreen('audit'),
 });

@@ -12,12 +12,7 @@ export const useStatusStore = create<StatusState>()((set) => ({
   setStatus: (status) => set({ status }),
 }));
 
-/**
- * Whether the vault must be unlocked before keys can be used. StatusInfo has no such flag yet (main
- * learns it only when a key is needed, answering VAULT_LOCKED), so this reads an optional `locked`
- * field should main add one; until then the unlock prompt appears on the first VAULT_LOCKED.
- */
+/** Whether main holds no passphrase for a passphrase vault yet (or was told to forget it). */
 export function statusSaysLocked(status: StatusInfo): boolean {
-  const vault = status.vault as StatusInfo['vault'] & { readonly locked?: boolean };
-  return status.initialized && vault.locked === true;
+  return status.initialized && status.vault.locked === true;
 }

@@ -2,29 +2,64 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { memo, useEffect, useLayoutEffect, useRef } from 'react';
 import type { AuditRecord } from '../../../../shared/model';
 import { actorLabel, actorName, detailsSummary } from '../../lib/audit-filter';
-import { formatDateTime } from '../../lib/format';
+import { formatDateTimeSeconds } from '../../lib/format';
 
 export const AUDIT_ROW_HEIGHT = 30;
 /** Rows left below the viewport when the next older page is requested (a page is 200 rows). */
 const LOAD_AHEAD_ROWS = 60;
 
-const AuditRow = memo(function AuditRow({ r }: { readonly r: AuditRecord }) {
-  const tone =
-    r.type.includes('refused') || r.type.includes('crash') || r.type.includes('revoke') ? 'row-warn' : '';
+/** Records that are a failure or a refusal, in words as well as colour. */
+export function auditTone(type: string): 'warn' | 'danger' | null {
+  if (type.includes('crash') || type.includes('upstream.error') || type.includes('failed')) return 'danger';
+  if (
+    type.includes('refused') ||
+    type.includes('revoke') ||
+    type.includes('dropped') ||
+    type.includes('held')
+  )
+    return 'warn';
+  return null;
+}
+
+const AuditRow = memo(function AuditRow({
+  r,
+  onOpen,
+}: {
+  readonly r: AuditRecord;
+  readonly onOpen: (r: AuditRecord) => void;
+}) {
+  const tone = auditTone(r.type);
   const summary = detailsSummary(r.details);
   return (
     <>
-      <span className="a-seq mono">{r.seq}</span>
-      <span className="a-time mono" title={r.time}>
-        {formatDateTime(r.time)}
-        {r.time.slice(16, 19)}
+      <span className="a-seq mono" role="cell">
+        <button
+          type="button"
+          className="link a-open"
+          aria-label={`Open record ${r.seq}, ${r.type}`}
+          data-testid="audit-open"
+          onClick={(e) => {
+            e.stopPropagation();
+            onOpen(r);
+          }}
+        >
+          {r.seq}
+        </button>
       </span>
-      <span className={`a-type ${tone}`}>{r.type}</span>
-      <span className="a-actor">{actorLabel(r.actor)}</span>
-      <span className="a-subject" title={r.serial ? `serial ${r.serial}` : undefined}>
+      <span className="a-time mono" role="cell" title={r.time}>
+        {formatDateTimeSeconds(r.time)}
+      </span>
+      <span className={`a-type ${tone ? `row-${tone}` : ''}`} role="cell">
+        {r.type}
+        {tone ? <span className="sr-only">{tone === 'danger' ? ' (error)' : ' (warning)'}</span> : null}
+      </span>
+      <span className="a-actor" role="cell">
+        {actorLabel(r.actor)}
+      </span>
+      <span className="a-subject" role="cell" title={r.serial ? `serial ${r.serial}` : undefined}>
         {r.cn ?? ''}
       </span>
-      <span className="a-details mono" title={summary}>
+      <span className="a-details mono" role="cell">
         {summary}
       </span>
     </>
@@ -42,13 +77,30 @@ interface AuditListProps {
   /** Dimmed while the shown records belong to a filter being replaced. */
   readonly busy: boolean;
   readonly onNearEnd: () => void;
+  /** Records matching in all (main's count), for the table's row count; null while unknown. */
+  readonly total: number | null;
+  /** The table's caption: what it shows ("Audit records, newest first: 6 of 3,174"). */
+  readonly caption: string;
+  readonly selectedSeq: number | null;
+  readonly onOpen: (r: AuditRecord) => void;
 }
 
 /**
  * The loaded audit pages, newest first, virtualized: only the rows in view (plus a small overscan)
  * exist in the DOM. Scrolling near the last loaded row asks for the next older page.
  */
-export function AuditList({ records, epoch, hasMore, loadingMore, busy, onNearEnd }: AuditListProps) {
+export function AuditList({
+  records,
+  epoch,
+  hasMore,
+  loadingMore,
+  busy,
+  onNearEnd,
+  total,
+  caption,
+  selectedSeq,
+  onOpen,
+}: AuditListProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const count = records.length;
   // eslint-disable-next-line react-hooks/incompatible-library -- useVirtualizer returns fresh functions by design
@@ -82,57 +134,87 @@ export function AuditList({ records, epoch, hasMore, loadingMore, busy, onNearEn
     if (hasMore && !loadingMore && lastIndex >= 0 && lastIndex >= count - LOAD_AHEAD_ROWS) onNearEnd();
   }, [hasMore, loadingMore, lastIndex, count, onNearEnd]);
 
+  // A virtualized table: only rows in view exist, so each says where it stands (aria-rowindex).
   return (
-    <div
-      className={busy ? 'audit-list audit-busy' : 'audit-list'}
-      data-testid="audit-list"
-      data-count={count}
-      data-has-more={hasMore}
-      aria-busy={busy || loadingMore}
-    >
-      <div className="audit-head" role="row">
-        <span className="a-seq">#</span>
-        <span className="a-time">Time</span>
-        <span className="a-type">Type</span>
-        <span className="a-actor">Actor</span>
-        <span className="a-subject">Certificate</span>
-        <span className="a-details">Details</span>
+    <>
+      <div id="audit-caption" className="sr-only" data-testid="audit-caption">
+        {caption}
       </div>
-      <div ref={scroller} className="audit-scroll" role="rowgroup">
-        <div
-          className="audit-canvas"
-          style={{ height: virtualizer.getTotalSize() + (hasMore ? AUDIT_ROW_HEIGHT : 0) }}
-        >
-          {items.map((item) => {
-            const r = records[item.index] as AuditRecord;
-            return (
+      <div
+        className={busy ? 'audit-list audit-busy' : 'audit-list'}
+        data-testid="audit-list"
+        data-count={count}
+        data-has-more={hasMore}
+        role="table"
+        aria-labelledby="audit-caption"
+        aria-rowcount={(total ?? count) + 1}
+        aria-busy={busy || loadingMore}
+      >
+        <div role="rowgroup">
+          <div className="audit-head" role="row" aria-rowindex={1}>
+            <span className="a-seq" role="columnheader">
+              #
+            </span>
+            <span className="a-time" role="columnheader">
+              Time
+            </span>
+            <span className="a-type" role="columnheader">
+              Type
+            </span>
+            <span className="a-actor" role="columnheader">
+              Actor
+            </span>
+            <span className="a-subject" role="columnheader">
+              Certificate
+            </span>
+            <span className="a-details" role="columnheader">
+              Details
+            </span>
+          </div>
+        </div>
+        <div ref={scroller} className="audit-scroll" role="rowgroup">
+          <div
+            className="audit-canvas"
+            style={{ height: virtualizer.getTotalSize() + (hasMore ? AUDIT_ROW_HEIGHT : 0) }}
+          >
+            {items.map((item) => {
+              const r = records[item.index] as AuditRecord;
+              return (
+                <div
+                  key={item.key}
+                  className={r.seq === selectedSeq ? 'audit-row audit-row-on' : 'audit-row'}
+                  role="row"
+                  aria-rowindex={item.index + 2}
+                  data-testid="audit-row"
+                  data-seq={r.seq}
+                  data-type={r.type}
+                  data-actor={actorName(r.actor)}
+                  data-cn={r.cn ?? undefined}
+                  style={{ transform: `translateY(${item.start}px)` }}
+                  onClick={() => onOpen(r)}
+                >
+                  <AuditRow r={r} onOpen={onOpen} />
+                </div>
+              );
+            })}
+            {hasMore ? (
               <div
-                key={item.key}
-                className="audit-row"
+                className="audit-row audit-more muted"
                 role="row"
-                data-testid="audit-row"
-                data-seq={r.seq}
-                data-type={r.type}
-                data-actor={actorName(r.actor)}
-                data-cn={r.cn ?? undefined}
-                style={{ transform: `translateY(${item.start}px)` }}
+                data-testid="audit-loading-more"
+                style={{ transform: `translateY(${virtualizer.getTotalSize()}px)` }}
               >
-                <AuditRow r={r} />
+                <span role="cell">{loadingMore ? 'Loading older records…' : ''}</span>
               </div>
-            );
-          })}
-          {hasMore ? (
-            <div
-              className="audit-row audit-more muted"
-              data-testid="audit-loading-more"
-              style={{ transform: `translateY(${virtualizer.getTotalSize()}px)` }}
-            >
-              <span>{loadingMore ? 'Loading older records…' : ''}</span>
+            ) : null}
+          </div>
+          {count === 0 && !busy ? (
+            <div className="empty" role="row">
+              <span role="cell">No records match.</span>
             </div>
           ) : null}
         </div>
-        {count === 0 && !busy ? <div className="empty">No records match.</div> : null}
       </div>
-    </div>
+    </>
   );
 }

@@ -1,5 +1,5 @@
 import { useCallback, useMemo, useState } from 'react';
-import type { AuditVerifyResult } from '../../../../shared/model';
+import type { AuditRecord, AuditVerifyResult } from '../../../../shared/model';
 import { call } from '../../api';
 import { Spinner } from '../../components/Progress';
 import {
@@ -11,32 +11,108 @@ import {
 } from '../../lib/audit-filter';
 import { useAction } from '../../lib/useAction';
 import { useAuditStore } from '../../stores/audit';
+import { AuditDetail } from './AuditDetail';
 import { AuditList } from './AuditList';
+import './audit.css';
 import { AuditToolbar } from './AuditToolbar';
 
-function VerifyResult({ result }: { readonly result: AuditVerifyResult }) {
+type PanelNotice =
+  | { readonly kind: 'verify'; readonly result: AuditVerifyResult }
+  | {
+      readonly kind: 'export';
+      readonly text: string;
+      readonly count: number | null;
+      readonly path: string | null;
+    };
+
+/** One notice at a time, replaced by the next action's and dismissible (issue 10: they piled up). */
+function Notice({ notice, onDismiss }: { readonly notice: PanelNotice; readonly onDismiss: () => void }) {
+  const dismiss = (
+    <button
+      type="button"
+      className="btn btn-small notice-dismiss"
+      data-testid="audit-notice-dismiss"
+      aria-label="Dismiss notice"
+      onClick={onDismiss}
+    >
+      Dismiss
+    </button>
+  );
+  if (notice.kind === 'export') {
+    return (
+      <div
+        className="notice notice-ok audit-notice"
+        role="status"
+        data-testid="audit-export-result"
+        data-count={notice.count ?? undefined}
+        data-path={notice.path ?? undefined}
+      >
+        <span>{notice.text}</span>
+        {dismiss}
+      </div>
+    );
+  }
+  const result = notice.result;
   if (result.ok) {
     return (
-      <div className="notice notice-ok" data-testid="audit-verify-result" data-ok="true">
-        {result.summary}
+      <div
+        className="notice notice-ok audit-notice"
+        role="status"
+        data-testid="audit-verify-result"
+        data-ok="true"
+      >
+        <span>{result.summary}</span>
+        {dismiss}
       </div>
     );
   }
   const bad = result.firstBad;
   return (
     <div
-      className="notice notice-danger"
+      className="notice notice-danger audit-notice"
+      role="alert"
       data-testid="audit-verify-result"
       data-ok="false"
       data-seq={bad?.seq ?? undefined}
     >
       <div>
-        Chain broken
-        {bad ? `${bad.seq !== null ? ` at seq ${bad.seq.toLocaleString()}` : ''}: ${bad.problem}` : ''}
+        <div>
+          Chain broken
+          {bad ? `${bad.seq !== null ? ` at seq ${bad.seq.toLocaleString()}` : ''}: ${bad.problem}` : ''}
+        </div>
+        {result.summary ? <div className="small">{result.summary}</div> : null}
       </div>
-      {result.summary ? <div className="small">{result.summary}</div> : null}
+      {dismiss}
     </div>
   );
+}
+
+/** Live follow: new records land on top, or are counted while the operator reads. */
+function FollowControl() {
+  const paused = useAuditStore((s) => s.paused);
+  const held = useAuditStore((s) => s.heldLive);
+  const setPaused = useAuditStore((s) => s.setPaused);
+  return (
+    <button
+      type="button"
+      className="btn"
+      data-testid="audit-follow"
+      data-paused={paused}
+      aria-pressed={paused}
+      onClick={() => setPaused(!paused)}
+    >
+      {paused ? `Resume live${held > 0 ? ` (${held.toLocaleString()} new)` : ''}` : 'Pause live'}
+    </button>
+  );
+}
+
+/** The caption of the records table and the count line: the same words. */
+export function countText(total: number | null, allTotal: number | null, filtered: boolean): string {
+  if (total === null) return 'Loading audit trail…';
+  const what = `${total.toLocaleString()} ${total === 1 ? 'record' : 'records'}`;
+  if (!filtered) return what;
+  if (allTotal === null) return `${total.toLocaleString()} matching records`;
+  return `${total.toLocaleString()} of ${allTotal.toLocaleString()} records`;
 }
 
 function CountLine() {
@@ -49,12 +125,11 @@ function CountLine() {
   const setDraft = useAuditStore((s) => s.setDraft);
   const refresh = useAuditStore((s) => s.refresh);
   const filtered = !isEmptyFilter(filter);
-  let text: string;
-  if (status === 'error') text = `Could not load the audit trail: ${error ?? 'unknown error'}`;
-  else if (total === null) text = 'Loading audit trail…';
-  else if (!filtered) text = `${total.toLocaleString()} records`;
-  else if (allTotal === null) text = `${total.toLocaleString()} matching records`;
-  else text = `${total.toLocaleString()} of ${allTotal.toLocaleString()} records`;
+  const paused = useAuditStore((s) => s.paused);
+  const text =
+    status === 'error'
+      ? `Could not load the audit trail: ${error ?? 'unknown error'}`
+      : countText(total, allTotal, filtered);
   return (
     <div
       className="audit-meta muted small"
@@ -66,6 +141,7 @@ function CountLine() {
     >
       {status === 'loading' ? <Spinner /> : null}
       {text}
+      {paused ? <span className="tag tag-warn">live paused</span> : null}
       {status === 'error' ? (
         <button type="button" className="link" onClick={refresh}>
           retry
@@ -99,37 +175,55 @@ export function AuditPanel() {
   const draftError = useAuditStore((s) => s.draftError);
   const setDraft = useAuditStore((s) => s.setDraft);
   const loadMore = useAuditStore((s) => s.loadMore);
+  const total = useAuditStore((s) => s.total);
+  const allTotal = useAuditStore((s) => s.allTotal);
+  const filter = useAuditStore((s) => s.filter);
+  const selected = useAuditStore((s) => s.selected);
+  const select = useAuditStore((s) => s.select);
+  const showFor = useAuditStore((s) => s.showFor);
   const types = useMemo(() => typeSuggestions(records), [records]);
   const actors = useMemo(() => actorSuggestions(records), [records]);
   const verify = useAction();
   const exporter = useAction();
-  const [verifyResult, setVerifyResult] = useState<AuditVerifyResult | null>(null);
-  const [exported, setExported] = useState<{
-    text: string;
-    count: number | null;
-    path: string | null;
-  } | null>(null);
+  const [notice, setNotice] = useState<PanelNotice | null>(null);
   const onNearEnd = useCallback(() => loadMore(), [loadMore]);
+  const onOpen = useCallback((r: AuditRecord) => select(r), [select]);
+  // Focus goes back to the row's button the record was opened from, when it is still in view.
+  const onCloseDetail = useCallback(() => {
+    const seq = useAuditStore.getState().selected?.seq;
+    select(null);
+    if (seq === undefined) return;
+    document
+      .querySelector<HTMLButtonElement>(
+        `[data-testid="audit-row"][data-seq="${seq}"] [data-testid="audit-open"]`,
+      )
+      ?.focus();
+  }, [select]);
+  const filtered = !isEmptyFilter(filter);
+  const caption = `Audit records, newest first: ${countText(total, allTotal, filtered)}`;
 
   const onVerify = async () => {
-    setVerifyResult(null);
+    setNotice(null);
     const r = await verify.run(() => call('audit.verify', {}));
-    if (r) setVerifyResult(r);
+    if (r) setNotice({ kind: 'verify', result: r });
   };
   const onExport = async (format: 'jsonl' | 'csv') => {
-    setExported(null);
+    setNotice(null);
     // The filter the list shows (not a half-typed draft), so the file holds what the screen counts.
-    const filter = useAuditStore.getState().filter;
-    const filtered = !isEmptyFilter(filter);
-    const r = await exporter.run(() => call('audit.export', { format, ...(filtered ? { filter } : {}) }));
+    const shown = useAuditStore.getState().filter;
+    const narrowed = !isEmptyFilter(shown);
+    const r = await exporter.run(() =>
+      call('audit.export', { format, ...(narrowed ? { filter: shown } : {}) }),
+    );
     if (!r) return;
     if (!r.path) {
-      setExported({ text: 'Export cancelled.', count: null, path: null });
+      setNotice({ kind: 'export', text: 'Export cancelled.', count: null, path: null });
       return;
     }
     const what = `${r.records.toLocaleString()} ${r.records === 1 ? 'record' : 'records'}`;
-    setExported({
-      text: `Exported ${what}${filtered ? ' matching the filter' : ''} to ${r.path}`,
+    setNotice({
+      kind: 'export',
+      text: `Exported ${what}${narrowed ? ' matching the filter' : ''} to ${r.path}`,
       count: r.records,
       path: r.path,
     });
@@ -140,6 +234,7 @@ export function AuditPanel() {
       <header className="page-head">
         <h1>Audit</h1>
         <div className="page-actions">
+          <FollowControl />
           <button
             type="button"
             className="btn"
@@ -170,29 +265,36 @@ export function AuditPanel() {
           </button>
         </div>
       </header>
-      {verifyResult ? <VerifyResult result={verifyResult} /> : null}
-      {verify.pending ? <div className="notice">Verifying the hash chain and signed checkpoints…</div> : null}
-      {exporter.pending ? <div className="notice">Exporting…</div> : null}
-      {exported ? (
-        <div
-          className="notice notice-ok"
-          data-testid="audit-export-result"
-          data-count={exported.count ?? undefined}
-          data-path={exported.path ?? undefined}
-        >
-          {exported.text}
+      {verify.pending ? (
+        <div className="notice" role="status">
+          Verifying the hash chain and signed checkpoints…
         </div>
       ) : null}
+      {exporter.pending ? (
+        <div className="notice" role="status">
+          Exporting…
+        </div>
+      ) : null}
+      {notice ? <Notice notice={notice} onDismiss={() => setNotice(null)} /> : null}
       <AuditToolbar draft={draft} error={draftError} types={types} actors={actors} onChange={setDraft} />
       <CountLine />
-      <AuditList
-        records={records}
-        epoch={epoch}
-        hasMore={nextCursor !== null}
-        loadingMore={loadingMore}
-        busy={status === 'loading'}
-        onNearEnd={onNearEnd}
-      />
+      <div className={selected ? 'audit-body audit-body-split' : 'audit-body'}>
+        <AuditList
+          records={records}
+          epoch={epoch}
+          hasMore={nextCursor !== null}
+          loadingMore={loadingMore}
+          busy={status === 'loading'}
+          onNearEnd={onNearEnd}
+          total={total}
+          caption={caption}
+          selectedSeq={selected?.seq ?? null}
+          onOpen={onOpen}
+        />
+        {selected ? (
+          <AuditDetail record={selected} onClose={onCloseDetail} onShowCertificate={showFor} />
+        ) : null}
+      </div>
     </div>
   );
 }

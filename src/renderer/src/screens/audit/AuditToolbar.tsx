@@ -1,4 +1,6 @@
+import { useId, useState } from 'react';
 import type { AuditFilterDraft, DraftField } from '../../lib/audit-filter';
+import { formatDateTime, parseDateTime } from '../../lib/format';
 
 interface AuditToolbarProps {
   readonly draft: AuditFilterDraft;
@@ -8,19 +10,71 @@ interface AuditToolbarProps {
   readonly onChange: (d: AuditFilterDraft) => void;
 }
 
-function toLocalInput(ms: number | null): string {
-  if (ms === null) return '';
-  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
-  return d.toISOString().slice(0, 16);
-}
-function fromLocalInput(s: string): number | null {
-  if (s === '') return null;
-  const t = new Date(s).getTime();
-  return Number.isNaN(t) ? null : t;
-}
-/** The picker has minute precision; "to 10:05" means through the end of that minute (the bound is inclusive). */
-function endOfMinute(ms: number | null): number | null {
-  return ms === null ? null : ms + 59_999;
+/**
+ * A time bound typed in the UI's one format (`2026-12-01 14:05`, local; a date alone is its midnight)
+ * instead of a native picker that follows the OS locale. `end`: the bound is inclusive, so "to 10:05"
+ * means through the end of that minute, and "to 2026-12-01" through the end of that day.
+ */
+function TimeField({
+  label,
+  value,
+  end,
+  invalid,
+  testId,
+  onChange,
+}: {
+  readonly label: string;
+  readonly value: number | null;
+  readonly end: boolean;
+  readonly invalid: boolean;
+  readonly testId: string;
+  readonly onChange: (ms: number | null) => void;
+}) {
+  const [text, setText] = useState(() => (value === null ? '' : formatDateTime(value)));
+  const [bad, setBad] = useState(false);
+  const errorId = useId();
+  const toMs = (t: string): number | null | undefined => {
+    if (t.trim() === '') return null;
+    const d = parseDateTime(t);
+    if (!d) return undefined;
+    if (!end) return d.getTime();
+    const dateOnly = !/[T ]\d/.test(t.trim());
+    return d.getTime() + (dateOnly ? 86_400_000 - 1 : 59_999);
+  };
+  // A change from outside (clear filters, "everything about…") shows in the box; adjusted while
+  // rendering, as React advises for state derived from a prop.
+  const [seen, setSeen] = useState(value);
+  if (seen !== value) {
+    setSeen(value);
+    if (toMs(text) !== value) {
+      setText(value === null ? '' : formatDateTime(value));
+      setBad(false);
+    }
+  }
+  return (
+    <label className="inline-label">
+      {label}
+      <input
+        className="mono audit-toolbar-time"
+        placeholder="YYYY-MM-DD HH:MM"
+        data-testid={testId}
+        value={text}
+        aria-invalid={bad || invalid ? true : undefined}
+        aria-describedby={bad ? errorId : undefined}
+        onChange={(e) => {
+          setText(e.target.value);
+          const ms = toMs(e.target.value);
+          setBad(ms === undefined);
+          if (ms !== undefined) onChange(ms);
+        }}
+      />
+      {bad ? (
+        <span id={errorId} className="field-error small">
+          Use YYYY-MM-DD HH:MM
+        </span>
+      ) : null}
+    </label>
+  );
 }
 
 const LABELS: Record<DraftField, string> = {
@@ -86,26 +140,22 @@ export function AuditToolbar({ draft, error, types, actors, onChange }: AuditToo
           <option key={a} value={a} />
         ))}
       </datalist>
-      <label className="inline-label">
-        From
-        <input
-          type="datetime-local"
-          data-testid="audit-filter-from"
-          aria-invalid={invalid('from')}
-          value={toLocalInput(draft.from)}
-          onChange={(e) => onChange({ ...draft, from: fromLocalInput(e.target.value) })}
-        />
-      </label>
-      <label className="inline-label">
-        To
-        <input
-          type="datetime-local"
-          data-testid="audit-filter-to"
-          aria-invalid={invalid('to')}
-          value={toLocalInput(draft.to)}
-          onChange={(e) => onChange({ ...draft, to: endOfMinute(fromLocalInput(e.target.value)) })}
-        />
-      </label>
+      <TimeField
+        label="From"
+        testId="audit-filter-from"
+        value={draft.from}
+        end={false}
+        invalid={invalid('from') === true}
+        onChange={(from) => onChange({ ...draft, from })}
+      />
+      <TimeField
+        label="To"
+        testId="audit-filter-to"
+        value={draft.to}
+        end
+        invalid={invalid('to') === true}
+        onChange={(to) => onChange({ ...draft, to })}
+      />
       <input
         className="search"
         placeholder="Text in any field"

@@ -1,20 +1,34 @@
 import { useCallback, useState } from 'react';
+import type { ClientRecord } from '../../../../shared/model';
 import { refreshClients } from '../../feeds';
+import { formatDateTime } from '../../lib/format';
 import { useNow } from '../../lib/useNow';
 import { useClientsStore } from '../../stores/clients';
+import { ClientDrawer } from './ClientDrawer';
 import { ClientsTable } from './ClientsTable';
 import { IssueDialog } from './IssueDialog';
+import { RenewDialog } from './RenewDialog';
 import { RevokeDialog } from './RevokeDialog';
+import './clients.css';
 
-type Dialog = { readonly kind: 'issue' } | { readonly kind: 'revoke'; readonly serial: string } | null;
+type Dialog =
+  | { readonly kind: 'issue'; readonly reissueOf?: ClientRecord }
+  | { readonly kind: 'revoke'; readonly serial: string }
+  | { readonly kind: 'renew'; readonly client: ClientRecord }
+  | null;
 
 export function ClientsPanel() {
   const clients = useClientsStore((s) => s.clients);
-  const now = useNow(60_000);
+  const now = useNow();
   const [dialog, setDialog] = useState<Dialog>(null);
+  /** The certificate shown in the detail drawer; dialogs opened from it come back to it. */
+  const [details, setDetails] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const close = useCallback(() => setDialog(null), []);
-  const openRevoke = useCallback((serial: string) => setDialog({ kind: 'revoke', serial }), []);
+  const onDetails = useCallback((c: ClientRecord) => setDetails(c.serial), []);
+  const onRevoke = useCallback((c: ClientRecord) => setDialog({ kind: 'revoke', serial: c.serial }), []);
+  const onRenew = useCallback((c: ClientRecord) => setDialog({ kind: 'renew', client: c }), []);
+  const onReissue = useCallback((c: ClientRecord) => setDialog({ kind: 'issue', reissueOf: c }), []);
 
   return (
     <div className="page" data-testid="clients">
@@ -25,7 +39,7 @@ export function ClientsPanel() {
             type="button"
             className="btn btn-danger-outline"
             data-testid="revoke-open"
-            onClick={() => openRevoke('')}
+            onClick={() => setDialog({ kind: 'revoke', serial: '' })}
           >
             Revoke by serial…
           </button>
@@ -47,12 +61,51 @@ export function ClientsPanel() {
           </button>
         </div>
       ) : null}
-      <ClientsTable clients={clients} now={now} onRevoke={openRevoke} />
+      <ClientsTable
+        clients={clients}
+        now={now}
+        onDetails={onDetails}
+        onRenew={onRenew}
+        onReissue={onReissue}
+        onRevoke={onRevoke}
+      />
+      {/* Dialogs opened from the drawer stack over it; closing them returns to it. */}
+      {details !== null ? (
+        <ClientDrawer
+          serial={details}
+          onClose={() => setDetails(null)}
+          onOpen={setDetails}
+          onRenew={onRenew}
+          onReissue={onReissue}
+          onRevoke={onRevoke}
+        />
+      ) : null}
       {dialog?.kind === 'issue' ? (
         <IssueDialog
+          {...(dialog.reissueOf ? { reissueOf: dialog.reissueOf } : {})}
           onClose={close}
           onIssued={(r) => {
-            setNotice(`Issued ${r.name} (serial ${r.serial}).`);
+            const revoked = r.replaced?.filter((x) => x.revoked).length ?? 0;
+            setNotice(
+              `${r.replaced ? 'Re-issued' : 'Issued'} ${r.name} (serial ${r.serial})${
+                revoked > 0 ? `; the previous certificate was revoked (superseded)` : ''
+              }.`,
+            );
+            if (details !== null) setDetails(r.serial);
+            void refreshClients();
+          }}
+        />
+      ) : null}
+      {dialog?.kind === 'renew' ? (
+        <RenewDialog
+          client={dialog.client}
+          onClose={close}
+          onRenewed={(r) => {
+            setDialog(null);
+            setNotice(
+              `Renewed ${r.name}: serial ${r.serial}, valid until ${formatDateTime(r.notAfter)}; wrote ${r.files.cert}.`,
+            );
+            if (details !== null) setDetails(r.serial);
             void refreshClients();
           }}
         />

@@ -1,8 +1,10 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { formatClock, formatTime } from '../../lib/format';
 import { bucketSeries } from '../../lib/series';
 import { useConnectionsStore } from '../../stores/connections';
+import { chartSummary } from './view';
 
 const HEIGHT = 160;
 
@@ -10,7 +12,8 @@ function options(width: number): uPlot.Options {
   return {
     width,
     height: HEIGHT,
-    legend: { show: true },
+    // Labels only: values under a cursor read "--" at rest, and the summary below says the numbers.
+    legend: { show: true, live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.2))] } },
     axes: [
@@ -19,15 +22,13 @@ function options(width: number): uPlot.Options {
         grid: { stroke: '#222a36' },
         ticks: { stroke: '#222a36' },
         space: 80,
-        values: (_u, splits) =>
-          splits.map((s) =>
-            new Date(s * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
-          ),
+        // The UI's one time format (24-hour), whatever the OS locale.
+        values: (_u, splits) => splits.map((s) => formatClock(s * 1000)),
       },
       { stroke: '#8b95a7', grid: { stroke: '#222a36' }, ticks: { stroke: '#222a36' }, size: 40 },
     ],
     series: [
-      {},
+      { label: 'Time', value: (_u, v) => (v === null ? '' : formatTime(v * 1000)) },
       {
         label: 'Open connections',
         stroke: '#4c9aff',
@@ -53,13 +54,15 @@ function options(width: number): uPlot.Options {
 export function ConnectionsChart() {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const [summary, setSummary] = useState('');
 
   useEffect(() => {
     const el = host.current;
     if (!el) return;
     const draw = () => {
-      const { samples, refusals } = useConnectionsStore.getState();
+      const { samples, refusals, connections } = useConnectionsStore.getState();
       const s = bucketSeries(Date.now(), samples, refusals);
+      setSummary(chartSummary(s, connections.length));
       const data: uPlot.AlignedData = [s.x, s.open, s.refused];
       if (plot.current) plot.current.setData(data);
       else plot.current = new uPlot(options(Math.max(300, el.clientWidth)), data, el);
@@ -80,5 +83,13 @@ export function ConnectionsChart() {
     };
   }, []);
 
-  return <div ref={host} className="chart" data-testid="connections-chart" />;
+  // The canvas and uPlot's legend say nothing to a screen reader; the summary says it in words.
+  return (
+    <figure className="chart-figure">
+      <div ref={host} className="chart" data-testid="connections-chart" aria-hidden="true" />
+      <figcaption className="muted small chart-summary" data-testid="connections-chart-summary">
+        {summary}
+      </figcaption>
+    </figure>
+  );
 }

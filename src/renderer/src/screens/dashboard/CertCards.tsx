@@ -1,5 +1,6 @@
 import type { CaInfo, ServerCertInfo, StatusInfo } from '../../../../shared/model';
 import { Countdown } from '../../components/Countdown';
+import { daysUntil } from '../../lib/countdown';
 import { formatDateTime, shortSerial } from '../../lib/format';
 
 function Row({ k, v, mono }: { readonly k: string; readonly v: string; readonly mono?: boolean }) {
@@ -29,7 +30,7 @@ export function CaCard({
         <Countdown
           notBefore={ca.notBefore}
           notAfter={ca.notAfter}
-          days={ca.daysLeft}
+          days={daysUntil(ca.notAfter, now)}
           now={now}
           testId="countdown-ca"
         />
@@ -43,7 +44,7 @@ export function CaCard({
         {crl ? (
           <Row
             k="CRL"
-            v={`#${crl.crlNumber}, valid until ${formatDateTime(crl.nextUpdate)} (${crl.daysLeft} d)`}
+            v={`#${crl.crlNumber}, valid until ${formatDateTime(crl.nextUpdate)} (${daysUntil(crl.nextUpdate, now)} d)`}
           />
         ) : null}
       </dl>
@@ -66,7 +67,7 @@ export function ServerCard({ server, now, rotating, onRotate }: ServerCardProps)
         <Countdown
           notBefore={server.notBefore}
           notAfter={server.notAfter}
-          days={server.daysLeft}
+          days={daysUntil(server.notAfter, now)}
           now={now}
           testId="countdown-server"
         />

@@ -1,6 +1,6 @@
 import type { ClientRecord, StatusInfo } from '../../../../shared/model';
 import { Countdown } from '../../components/Countdown';
-import { daysUntil } from '../../lib/countdown';
+import { daysUntil, statusAt } from '../../lib/countdown';
 import { formatDate } from '../../lib/format';
 
 interface CountdownsProps {
@@ -9,10 +9,14 @@ interface CountdownsProps {
   readonly now: number;
 }
 
-/** Time left for the CA, the server cert and each active client (coloured by src/shared/renewal.ts), soonest first after the two fixed rows. */
+/**
+ * Time left for the CA, the server cert and each active client (coloured by src/shared/renewal.ts),
+ * soonest first after the two fixed rows. On the shared clock (lib/useNow.ts), like the Clients
+ * table: days are counted here from notAfter, not taken from main's status (as old as its last event).
+ */
 export function Countdowns({ status, clients, now }: CountdownsProps) {
   const active = clients
-    .filter((c) => c.status === 'active')
+    .filter((c) => statusAt(c, now) === 'active')
     .sort((a, b) => Date.parse(a.notAfter) - Date.parse(b.notAfter));
   return (
     <section className="card card-span" data-testid="countdowns">
@@ -39,7 +43,7 @@ export function Countdowns({ status, clients, now }: CountdownsProps) {
                 <Countdown
                   notBefore={status.ca.notBefore}
                   notAfter={status.ca.notAfter}
-                  days={status.ca.daysLeft}
+                  days={daysUntil(status.ca.notAfter, now)}
                   now={now}
                 />
               </td>
@@ -53,7 +57,7 @@ export function Countdowns({ status, clients, now }: CountdownsProps) {
                 <Countdown
                   notBefore={status.server.notBefore}
                   notAfter={status.server.notAfter}
-                  days={status.server.daysLeft}
+                  days={daysUntil(status.server.notAfter, now)}
                   now={now}
                 />
               </td>

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { call } from '../../api';
 import { useAction } from '../../lib/useAction';
 import { useNow } from '../../lib/useNow';
@@ -9,6 +10,7 @@ import { CaCard, ServerCard } from './CertCards';
 import { Countdowns } from './Countdowns';
 import { GatewayCard } from './GatewayCard';
 import { RenewalBanner } from './RenewalBanner';
+import { RolloverCard } from './RolloverCard';
 import { Timeline } from './Timeline';
 
 export function Dashboard() {
@@ -19,18 +21,24 @@ export function Dashboard() {
   const now = useNow(30_000);
   const rotate = useAction();
   const gateway = useAction();
+  const [rotated, setRotated] = useState<{ readonly from: string; readonly to: string } | null>(null);
   if (!status) return null;
 
   const onRotate = async () => {
+    const from = status.server?.serial;
+    if (from === undefined) return;
+    setRotated(null);
     const ok = await askConfirm({
       title: 'Rotate the server certificate?',
-      body: 'A new server key and certificate are issued for the same hosts. New connections use it at once; existing connections are not dropped.',
+      body: `A new server key and certificate replace serial ${from} for the same hosts. New connections use it at once; existing connections are not dropped.`,
       okLabel: 'Rotate',
       danger: false,
     });
     if (!ok) return;
     const next = await rotate.run(() => call('server.rotate', {}));
-    if (next) setStatus(next);
+    if (!next) return;
+    setStatus(next);
+    if (next.server) setRotated({ from, to: next.server.serial });
   };
   const onStart = async () => {
     const next = await gateway.run(() => call('gateway.start', {}));
@@ -55,6 +63,22 @@ export function Dashboard() {
           {status.stateDir}
         </span>
       </header>
+      {rotated ? (
+        <div className="notice notice-ok" role="status" data-testid="server-rotated">
+          <span>
+            Server certificate rotated: serial <span className="mono">{rotated.from}</span> →{' '}
+            <span className="mono">{rotated.to}</span>.
+          </span>
+          <button
+            type="button"
+            className="btn-icon"
+            aria-label="Dismiss the rotation notice"
+            onClick={() => setRotated(null)}
+          >
+            ×
+          </button>
+        </div>
+      ) : null}
       {status.server ? (
         <RenewalBanner server={status.server} failure={status.serverRenewalFailure} now={now} />
       ) : null}
@@ -72,11 +96,13 @@ export function Dashboard() {
           state={status.gateway.state}
           config={status.gateway.config}
           connections={connections}
+          upstream={status.upstreamHealth}
           now={now}
           busy={gateway.pending}
           onStart={() => void onStart()}
           onStop={() => void onStop()}
         />
+        <RolloverCard />
       </div>
       <section className="card card-span">
         <header className="card-head">

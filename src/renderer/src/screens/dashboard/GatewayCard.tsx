@@ -1,11 +1,15 @@
-import type { GatewayConfig, GatewayState } from '../../../../shared/model';
+import type { GatewayConfig, GatewayState, UpstreamHealth } from '../../../../shared/model';
 import { isLoopbackHost, parseHostPort } from '../../../../shared/validation';
-import { formatAge } from '../../lib/format';
+import { formatAge, formatClock } from '../../lib/format';
+import { agoText, errorCode, errorRateText, upstreamProblem } from '../../lib/upstream-health';
+import './gateway-card.css';
 
 interface GatewayCardProps {
   readonly state: GatewayState;
   readonly config: GatewayConfig;
   readonly connections: number;
+  /** The upstream as the gateway's records show it (main's upstream-health.ts). */
+  readonly upstream?: UpstreamHealth | undefined;
   readonly now: number;
   readonly busy: boolean;
   readonly onStart: () => void;
@@ -23,9 +27,7 @@ function stateText(state: GatewayState, now: number): string {
     case 'stopped':
       return 'Stopped';
     case 'crashed':
-      return state.restartAt
-        ? `Crashed; restarting at ${new Date(state.restartAt).toLocaleTimeString()}`
-        : 'Crashed';
+      return state.restartAt ? `Crashed; restarting at ${formatClock(state.restartAt)}` : 'Crashed';
     default: {
       const never: never = state;
       return String(never);
@@ -33,7 +35,18 @@ function stateText(state: GatewayState, now: number): string {
   }
 }
 
-export function GatewayCard({ state, config, connections, now, busy, onStart, onStop }: GatewayCardProps) {
+export function GatewayCard({
+  state,
+  config,
+  connections,
+  upstream,
+  now,
+  busy,
+  onStart,
+  onStop,
+}: GatewayCardProps) {
+  const running = state.kind === 'running';
+  const problem = running ? upstreamProblem(upstream, now) : null;
   const listenHost = parseHostPort(config.listen)?.host;
   const exposed = listenHost !== undefined && !isLoopbackHost(listenHost);
   const canStart = state.kind === 'stopped' || state.kind === 'crashed';
@@ -51,6 +64,12 @@ export function GatewayCard({ state, config, connections, now, busy, onStart, on
         </span>
       </header>
       <p className="gateway-line">{stateText(state, now)}</p>
+      {problem && upstream ? (
+        <div className="notice notice-warn" data-testid="gateway-upstream-warning" data-down="true">
+          <strong>Warning: {problem}.</strong> {errorRateText(upstream)}; clients get 502 or 504 until the
+          upstream answers.
+        </div>
+      ) : null}
       <dl>
         <div className="kv">
           <dt>Listen</dt>
@@ -63,6 +82,17 @@ export function GatewayCard({ state, config, connections, now, busy, onStart, on
           <dt>Upstream</dt>
           <dd className="mono">{config.upstream}</dd>
         </div>
+        {running && upstream ? (
+          <div className="kv">
+            <dt>Upstream health</dt>
+            <dd className="dd-wrap" data-testid="gateway-upstream-health" data-down={problem !== null}>
+              {problem ? 'Failing' : 'OK'} · {errorRateText(upstream)}
+              {upstream.lastError && !problem
+                ? ` · last error ${errorCode(upstream.lastError.message)} ${agoText(upstream.lastError.at, now)}`
+                : ''}
+            </dd>
+          </div>
+        ) : null}
         <div className="kv">
           <dt>Connections</dt>
           <dd>

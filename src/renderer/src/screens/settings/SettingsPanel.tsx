@@ -291,6 +291,46 @@ function VaultCard({ status }: { readonly status: StatusInfo }) {
   );
 }
 
+/** Whether the app starts the gateway when it launches (issue 10); saved in the state, audited. */
+function LaunchCard({ status }: { readonly status: StatusInfo }) {
+  const { pending, run } = useAction();
+  // What the operator just chose, shown until main's answer (the box never flips back meanwhile).
+  const [chosen, setChosen] = useState<boolean | null>(null);
+  const on = chosen ?? status.autoStart === true;
+  const passphrase = status.vault.backend === 'passphrase';
+  return (
+    <section className="card" data-testid="settings-launch">
+      <header className="card-head">
+        <h3>On launch</h3>
+      </header>
+      <label className="checkbox">
+        <input
+          type="checkbox"
+          data-testid="settings-auto-start"
+          checked={on}
+          disabled={pending}
+          aria-describedby="settings-auto-start-hint"
+          onChange={(e) => {
+            const enabled = e.target.checked;
+            setChosen(enabled);
+            void run(() => call('settings.autoStart', { enabled })).then((next) => {
+              if (next) useStatusStore.getState().setStatus(next);
+              setChosen(null);
+            });
+          }}
+        />
+        <span>Start the gateway when the app launches</span>
+      </label>
+      <p id="settings-auto-start-hint" className="muted small">
+        {passphrase
+          ? 'With a passphrase vault it starts once you unlock the vault.'
+          : 'It starts with the saved settings, before any window is used.'}{' '}
+        Each change is recorded in the audit trail.
+      </p>
+    </section>
+  );
+}
+
 export function SettingsPanel() {
   const status = useStatusStore((s) => s.status);
   if (!status) return null;
@@ -300,6 +340,7 @@ export function SettingsPanel() {
         <h1>Settings</h1>
       </header>
       <GatewayForm config={status.gateway.config} />
+      <LaunchCard status={status} />
       <AccessRulesCard config={status.gateway.config} />
       <McpCard status={status} />
       <VaultCard status={status} />

@@ -1,12 +1,19 @@
 import { zodResolver } from '@hookform/resolvers/zod';
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { FormProvider, useForm, useWatch } from 'react-hook-form';
 import { call } from '../../api';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { Progress } from '../../components/Progress';
 import { useAction } from '../../lib/useAction';
 import { useStatusStore } from '../../stores/status';
-import { WIZARD_DEFAULTS, WIZARD_STEPS, toInitInput, wizardSchema, type WizardValues } from './schema';
+import {
+  WIZARD_DEFAULTS,
+  WIZARD_STEPS,
+  addHosts,
+  toInitInput,
+  wizardSchema,
+  type WizardValues,
+} from './schema';
 import { AlgorithmStep, CaNameStep, GatewayStep, ReviewStep, ServerStep, VaultStep } from './WizardSteps';
 
 /** First run: create the root CA and the gateway's server certificate with `ca.init`. */
@@ -22,7 +29,32 @@ export function CaWizard({ keyringNote }: { readonly keyringNote: string | undef
   const step = WIZARD_STEPS[index] ?? WIZARD_STEPS[0]!;
   const last = index === WIZARD_STEPS.length - 1;
 
+  const heading = useRef<HTMLHeadingElement>(null);
+  const moved = useRef(false);
+  // After each step, focus goes to the new step's heading (not the page body), so a screen reader
+  // reads where the operator is and Tab continues from there. Not on first render: nothing moved.
+  useEffect(() => {
+    if (moved.current) heading.current?.focus();
+    moved.current = true;
+  }, [index]);
+
+  /** A host typed but not added is added now, or refused visibly: never dropped. */
+  const takeHostDraft = (): boolean => {
+    const draft = form.getValues('hostDraft');
+    if (draft.trim() === '') return true;
+    const res = addHosts(form.getValues('hosts'), draft);
+    if ('error' in res) {
+      form.setError('hosts', { message: res.error }, { shouldFocus: false });
+      document.getElementById('wizard-host-input')?.focus();
+      return false;
+    }
+    form.setValue('hosts', res.hosts, { shouldDirty: true });
+    form.setValue('hostDraft', '');
+    return true;
+  };
+
   const next = async () => {
+    if (step.id === 'server' && !takeHostDraft()) return;
     if (await form.trigger([...step.fields])) setIndex((i) => Math.min(i + 1, WIZARD_STEPS.length - 1));
   };
   const create = async () => {
@@ -51,6 +83,7 @@ export function CaWizard({ keyringNote }: { readonly keyringNote: string | undef
             <li
               key={s.id}
               className={i === index ? 'step step-current' : i < index ? 'step step-done' : 'step'}
+              aria-current={i === index ? 'step' : undefined}
             >
               <span className="step-num">{i + 1}</span>
               {s.title}
@@ -67,7 +100,9 @@ export function CaWizard({ keyringNote }: { readonly keyringNote: string | undef
               if (!pending) void (last ? create() : next());
             }}
           >
-            <h2>{step.title}</h2>
+            <h2 ref={heading} tabIndex={-1} className="step-heading" data-testid="wizard-heading">
+              {step.title}
+            </h2>
             {step.id === 'algorithm' && <AlgorithmStep />}
             {step.id === 'ca' && <CaNameStep />}
             {step.id === 'server' && <ServerStep />}

@@ -1,33 +1,29 @@
-import { useState } from 'react';
 import { classifyHost } from '../../../../shared/validation';
+import { addHosts } from './schema';
 
 interface HostChipsProps {
   readonly value: readonly string[];
   readonly onChange: (hosts: string[]) => void;
-  readonly error?: string;
+  /** The text in the box; the wizard adds it on Next too, so it lives in the form. */
+  readonly draft: string;
+  readonly onDraftChange: (text: string) => void;
+  /** A refused entry or the hosts field's error. */
+  readonly error?: string | undefined;
+  readonly onError: (message: string | null) => void;
 }
 
 /** Server hosts as chips: each entry is checked with classifyHost and tagged DNS or IP. */
-export function HostChips({ value, onChange, error }: HostChipsProps) {
-  const [text, setText] = useState('');
-  const [problem, setProblem] = useState<string | null>(null);
-
+export function HostChips({ value, onChange, draft, onDraftChange, error, onError }: HostChipsProps) {
   const add = () => {
-    const entries = text
-      .split(/[\s,]+/)
-      .map((h) => h.trim())
-      .filter((h) => h !== '');
-    if (entries.length === 0) return;
-    const bad = entries.find((h) => classifyHost(h) === null);
-    if (bad !== undefined) {
-      setProblem(`"${bad}" is not a valid DNS name or IP address`);
+    if (draft.trim() === '') return;
+    const res = addHosts(value, draft);
+    if ('error' in res) {
+      onError(res.error);
       return;
     }
-    const next = [...value];
-    for (const h of entries) if (!next.some((x) => x.toLowerCase() === h.toLowerCase())) next.push(h);
-    onChange(next);
-    setText('');
-    setProblem(null);
+    onChange(res.hosts);
+    onDraftChange('');
+    onError(null);
   };
 
   return (
@@ -56,12 +52,13 @@ export function HostChips({ value, onChange, error }: HostChipsProps) {
         <input
           id="wizard-host-input"
           data-testid="wizard-host-input"
-          value={text}
+          value={draft}
           placeholder="gateway.example.internal or 10.0.0.5"
-          aria-invalid={problem !== null}
+          aria-invalid={error !== undefined}
+          aria-describedby="wizard-host-message"
           onChange={(e) => {
-            setText(e.target.value);
-            setProblem(null);
+            onDraftChange(e.target.value);
+            onError(null);
           }}
           onKeyDown={(e) => {
             if (e.key === 'Enter') {
@@ -74,12 +71,14 @@ export function HostChips({ value, onChange, error }: HostChipsProps) {
           Add
         </button>
       </div>
-      {(problem ?? error) ? (
-        <span className="field-error" role="alert" data-testid="wizard-host-error">
-          {problem ?? error}
+      {error !== undefined ? (
+        <span id="wizard-host-message" className="field-error" role="alert" data-testid="wizard-host-error">
+          {error}
         </span>
       ) : (
-        <span className="field-hint">SANs of the gateway's server certificate. Press Enter to add.</span>
+        <span id="wizard-host-message" className="field-hint">
+          SANs of the gateway&apos;s server certificate. Press Enter to add; separate several with commas.
+        </span>
       )}
     </div>
   );

@@ -1,6 +1,8 @@
-import { Controller, useFormContext, useWatch } from 'react-hook-form';
-import { ALGORITHMS, type Algorithm } from '../../../../shared/validation';
+import { useEffect } from 'react';
+import { Controller, useController, useFormContext, useWatch } from 'react-hook-form';
+import { ALGORITHMS, isLoopbackHost, type Algorithm } from '../../../../shared/validation';
 import { Field } from '../../components/Field';
+import { upstreamHost } from '../settings/settingsSchema';
 import { HostChips } from './HostChips';
 import type { WizardValues } from './schema';
 
@@ -40,9 +42,11 @@ export function CaNameStep() {
 }
 
 export function ServerStep() {
-  const { control, register, formState } = useFormContext<WizardValues>();
+  const { control, register, formState, setError, clearErrors } = useFormContext<WizardValues>();
+  const { field: draft } = useController({ control, name: 'hostDraft' });
   const hostsError = formState.errors.hosts;
-  const hostsMessage = hostsError?.message ?? (Array.isArray(hostsError) ? 'a host is invalid' : undefined);
+  const hostsMessage =
+    hostsError?.message ?? (Array.isArray(hostsError) ? 'One of the hosts is not valid' : undefined);
   return (
     <>
       <Field label="Server hosts" htmlFor="wizard-host-input">
@@ -50,7 +54,16 @@ export function ServerStep() {
           control={control}
           name="hosts"
           render={({ field }) => (
-            <HostChips value={field.value} onChange={field.onChange} error={hostsMessage} />
+            <HostChips
+              value={field.value}
+              onChange={field.onChange}
+              draft={draft.value}
+              onDraftChange={draft.onChange}
+              error={hostsMessage}
+              onError={(message) =>
+                message === null ? clearErrors('hosts') : setError('hosts', { message })
+              }
+            />
           )}
         />
       </Field>
@@ -74,7 +87,17 @@ export function ServerStep() {
 }
 
 export function GatewayStep() {
-  const { register, formState } = useFormContext<WizardValues>();
+  const { register, formState, control, trigger } = useFormContext<WizardValues>();
+  const allowRemote = useWatch({ control, name: 'allowRemoteUpstream' });
+  const upstreamRefused = formState.errors.upstream !== undefined;
+  // Ticking (or unticking) the choice answers the upstream's message at once, not on the next Next.
+  useEffect(() => {
+    if (upstreamRefused) void trigger('upstream');
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only when the choice changes
+  }, [allowRemote]);
+  const upstream = useWatch({ control, name: 'upstream' });
+  const host = upstreamHost(upstream);
+  const remote = host !== null && !isLoopbackHost(host);
   return (
     <>
       <Field
@@ -98,6 +121,18 @@ export function GatewayStep() {
           {...register('upstream')}
         />
       </Field>
+      <label className={allowRemote ? 'checkbox notice notice-danger' : 'checkbox'}>
+        <input
+          type="checkbox"
+          data-testid="wizard-allow-remote-upstream"
+          {...register('allowRemoteUpstream')}
+        />
+        <span>
+          <strong>Allow non-loopback upstream.</strong> Proxied requests, with each client&apos;s identity
+          headers, then leave this machine{remote ? ` for ${host}` : ''}. Only for an upstream you control on
+          a trusted network.
+        </span>
+      </label>
     </>
   );
 }
@@ -187,7 +222,7 @@ export function ReviewStep() {
     ['Server hosts', v.hosts.join(', ')],
     ['Server validity', `${v.serverDays} days`],
     ['Gateway listen', v.listen],
-    ['Upstream', v.upstream],
+    ['Upstream', v.allowRemoteUpstream ? `${v.upstream} (non-loopback allowed)` : v.upstream],
     ['Vault', v.vault === 'passphrase' ? 'Passphrase' : 'OS keychain (safeStorage)'],
   ];
   return (

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleService, createVaultResolver } from '../src/main/service';
 import { derivedPaths } from '../src/main/service/paths';
-import { E2E_TARGET, startHarness, type Harness } from './harness';
+import { expect, fatalPageErrors, test } from './fixtures';
 import {
   certNotAfter,
   daysLeft,
@@ -37,27 +36,26 @@ const PASSPHRASE = 'e2e passphrase 1234';
 const ALICE = 'alice@ops';
 const BOB = 'bob-agent';
 
-let h: Harness;
 let upstream: Upstream;
 let gatewayPort: number;
 let alice: MtlsClient | null = null;
 /** Alice's serial, once she is revoked (the Audit steps filter by it). */
 let aliceSerial = '';
 
-beforeAll(async () => {
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
   upstream = await startUpstream();
   gatewayPort = await freePort();
-  h = await startHarness();
 });
 
-afterAll(async () => {
+test.afterAll(async () => {
   alice?.destroy();
-  await h?.close();
   await upstream?.close();
 });
 
-describe(`mtls-console (${E2E_TARGET})`, () => {
-  it('walks the CA wizard from an empty state to the dashboard', async () => {
+test.describe('mtls-console', () => {
+  test('walks the CA wizard from an empty state to the dashboard', async ({ fileHarness: h }) => {
     const { page } = h;
     await completeWizard(
       page,
@@ -79,7 +77,7 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     await h.screenshot('dashboard');
   });
 
-  it('shows the gateway settings the wizard stored, and saves them', async () => {
+  test('shows the gateway settings the wizard stored, and saves them', async ({ fileHarness: h }) => {
     const { page } = h;
     await goTo(page, 'settings');
     await expect.poll(() => page.inputValue(tid('settings-listen'))).toBe(`127.0.0.1:${gatewayPort}`);
@@ -112,7 +110,9 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     await h.screenshot('settings');
   });
 
-  it('edits access rules in Settings, tests a request against them, and removes them', async () => {
+  test('edits access rules in Settings, tests a request against them, and removes them', async ({
+    fileHarness: h,
+  }) => {
     const { page } = h;
     await goTo(page, 'settings');
     await expect.poll(() => page.textContent(tid('policy-mode'))).toContain('No rules');
@@ -142,7 +142,7 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     await expect.poll(() => page.textContent(tid('policy-mode'))).toContain('No rules');
   });
 
-  it('issues a client and writes a bundle openssl accepts for client auth', async () => {
+  test('issues a client and writes a bundle openssl accepts for client auth', async ({ fileHarness: h }) => {
     const { page } = h;
     const screen = await goTo(page, 'clients');
     await screen.locator(tid('issue-open')).click();
@@ -170,7 +170,7 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     await h.screenshot('clients');
   });
 
-  it('starts the gateway; a real mTLS client shows up by CN in Connections', async () => {
+  test('starts the gateway; a real mTLS client shows up by CN in Connections', async ({ fileHarness: h }) => {
     const { page } = h;
     await goTo(page, 'dashboard');
     await page.click(tid('gateway-start'));
@@ -203,7 +203,9 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     await h.screenshot('connections');
   });
 
-  it('revoking from the UI drops the live connection and refuses new ones; Audit shows it', async () => {
+  test('revoking from the UI drops the live connection and refuses new ones; Audit shows it', async ({
+    fileHarness: h,
+  }) => {
     const { page } = h;
     if (!alice) throw new Error('no client connection from the previous step');
     const dropped = alice.closed();
@@ -213,6 +215,8 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     expect(serial).toMatch(/^[0-9a-f]+$/);
     await page.click(tid(`client-revoke-${serial}`));
     await page.selectOption(tid('revoke-reason'), 'keyCompromise');
+    // Two steps: the reason, then the question with the certificate's name and the live count.
+    await page.click(tid('revoke-next'));
     await expect.poll(() => page.getAttribute(tid('revoke-live-count'), 'data-count')).toBe('1');
     await h.screenshot('revoke');
     await page.click(tid('revoke-confirm'));
@@ -249,7 +253,9 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     aliceSerial = serial;
   });
 
-  it('Audit filters, counts and exports on the server, follows new records live, and verifies', async () => {
+  test('Audit filters, counts and exports on the server, follows new records live, and verifies', async ({
+    fileHarness: h,
+  }) => {
     const { page } = h;
     if (!aliceSerial) throw new Error('no revoked client from the previous step');
     await goTo(page, 'audit');
@@ -357,7 +363,7 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     expect((await verdict.textContent())?.trim()).not.toBe('');
   });
 
-  it('shows rotation countdowns that match the certificates’ real notAfter', async () => {
+  test('shows rotation countdowns that match the certificates’ real notAfter', async ({ fileHarness: h }) => {
     const { page } = h;
     const p = derivedPaths(h.stateDir);
 
@@ -395,9 +401,7 @@ describe(`mtls-console (${E2E_TARGET})`, () => {
     await h.screenshot('rotation');
   });
 
-  it('ran without CSP violations or uncaught page errors', () => {
-    expect(
-      h.pageErrors.filter((e) => /Content Security Policy|Uncaught|TypeError|ReferenceError/i.test(e)),
-    ).toEqual([]);
+  test('ran without CSP violations or uncaught page errors', ({ fileHarness: h }) => {
+    expect(fatalPageErrors(h)).toEqual([]);
   });
 });

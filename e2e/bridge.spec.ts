@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALL_NAME_LIST } from '../src/shared/channels';
-import { E2E_TARGET, startHarness, type Harness } from './harness';
+import { expect, test } from './fixtures';
 
 /**
  * What the page itself can reach through `window.mtls` (the preload's shape in Electron, the
  * bridge's in Chromium): exactly the contract's calls, each validated by main before it runs.
  */
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
-
-describe(`window.mtls (${E2E_TARGET})`, () => {
-  it('exposes exactly the contract calls and on()', async () => {
+test.describe('window.mtls', () => {
+  test('exposes exactly the contract calls and on()', async ({ harness: h }) => {
     const shape = await h.page.evaluate(() => ({
       calls: Object.keys(window.mtls.call).sort(),
       keys: Object.keys(window.mtls).sort(),
@@ -27,7 +18,7 @@ describe(`window.mtls (${E2E_TARGET})`, () => {
     expect(shape.hasIpc).toBe(false);
   });
 
-  it('answers an empty state and refuses bad input with a typed error', async () => {
+  test('answers an empty state and refuses bad input with a typed error', async ({ harness: h }) => {
     const res = await h.page.evaluate(async () => ({
       status: await window.mtls.call['status.get']({}),
       issue: await window.mtls.call['clients.issue']({
@@ -43,7 +34,7 @@ describe(`window.mtls (${E2E_TARGET})`, () => {
     expect(res.extra).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
   });
 
-  it('refuses unknown events', async () => {
+  test('refuses unknown events', async ({ harness: h }) => {
     const msg = await h.page.evaluate(() => {
       try {
         (window.mtls.on as (e: string, l: () => void) => () => void)('keys.leaked', () => undefined);
