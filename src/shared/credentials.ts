@@ -1,28 +1,10 @@
 import { z } from 'zod';
+import { RESERVED_HEADER_NAMES as RESERVED } from './reserved-headers';
 
 /**
  * Upstream credentials (issue 11 §3): headers the gateway adds to every proxied request, replacing
  * whatever a client sent under the same name, so that clients never need the upstream's token.
  */
-
-/** Names the gateway frames or decides itself cannot be injected. */
-const RESERVED = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'upgrade',
-  'te',
-  'trailer',
-  'keep-alive',
-  'expect',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-forwarded-client-cert',
-  'x-client-cert-serial',
-  'client-cert',
-]);
 
 export const upstreamCredentialNameSchema = z
   .string()

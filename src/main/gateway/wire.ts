@@ -1,6 +1,7 @@
 import type { AccessRule } from '../../shared/policy-decide';
 import type { AuditActor, ConnectionInfo, GatewayConfig } from '../../shared/model';
 import { parseHostPort } from '../../shared/host-port';
+import { RESERVED_HEADER_NAMES } from '../../shared/reserved-headers';
 
 /**
  * The wire contract between the supervisor (parent) and the gateway process (child), as types and
@@ -291,24 +292,6 @@ const RULE_KEYS = new Set(['id', 'name', 'group', 'methods', 'paths']);
 /** A header name token; values are visible ASCII, spaces and tabs (they go into a request head). */
 const HEADER_NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 const HEADER_VALUE_RE = /^[\t\x20-\x7e]+$/;
-/** Names the gateway frames or sets itself: never a credential (as shared/credentials.ts refuses them). */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'upgrade',
-  'te',
-  'trailer',
-  'keep-alive',
-  'expect',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-forwarded-client-cert',
-  'x-client-cert-serial',
-  'client-cert',
-]);
 
 function upstreamUrl(v: unknown, at: string): string {
   const s = str(v, at, 1, 8192);
@@ -396,7 +379,8 @@ function credentials(v: unknown, at: string): WireCredentials {
       list(m, am, 0, 16, (y, ay) => str(y, ay, 1, 20, METHOD_RE)),
     );
     const name = str(o['name'], `${a}.name`, 1, 100, HEADER_NAME_RE);
-    if (RESERVED_HEADERS.has(name.toLowerCase().replace(/_/g, '-'))) throw new Bad(`${a}.name: reserved`);
+    if (RESERVED_HEADER_NAMES.has(name.toLowerCase().replace(/_/g, '-')))
+      throw new Bad(`${a}.name: reserved`);
     return {
       name,
       value,
