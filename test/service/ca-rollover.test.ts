@@ -3,30 +3,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConsoleService, createVaultResolver } from '../../src/main/service';
-import { isConsoleError } from '../../src/main/errors';
+import { ConsoleService } from '../../src/main/service';
 import { SCHEMA_VERSION } from '../../src/main/db/schema';
+import { PASSPHRASE, refusal, unlockedVaults } from '../helpers/service';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
 import { downgradeToV2 } from '../helpers/schema-v2';
 
-const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
-
-function unlockedVaults() {
-  const vaults = createVaultResolver();
-  vaults.setPassphrase(PASSPHRASE);
-  return vaults;
-}
-
-async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isConsoleError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** Schema v3 and the rollover operations on the service (issue 9), with real keys and openssl. */
 describe('CA rollover: migration from v2, operations and their records', () => {

@@ -2,9 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleService, createVaultResolver } from '../../src/main/service';
-import { isConsoleError } from '../../src/main/errors';
+import { ConsoleService } from '../../src/main/service';
 import { calls, type CallInput, type CallName, type CallResult } from '../../src/shared/contract';
+import { PASSPHRASE, movableClock, refusal, spkiHex, unlockedVaults } from '../helpers/service';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
 
 /**
@@ -13,26 +13,7 @@ import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
  * crypto throughout; openssl makes the CSRs and checks what comes back.
  */
 
-const PASSPHRASE = 'correct horse battery staple';
 const MINUTE_MS = 60_000;
-
-function movableClock(): { now: () => Date; add: (ms: number) => void } {
-  let shift = 0;
-  return { now: () => new Date(Date.now() + shift), add: (ms) => (shift += ms) };
-}
-
-async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isConsoleError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
-
-const spkiHex = (pem: string) =>
-  new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
 
 /** An EC P-256 key and CSR made by openssl, asking for a subject we must ignore. */
 async function opensslCsr(dir: string, name: string): Promise<{ key: string; csrPem: string }> {
@@ -76,11 +57,9 @@ describe('Clients screen calls (service)', () => {
     outDir = path.join(env.tmp, 'out');
     otherDir = path.join(env.tmp, 'other');
     picked = outDir;
-    const vaults = createVaultResolver();
-    vaults.setPassphrase(PASSPHRASE);
     service = new ConsoleService({
       stateDir: env.stateDir,
-      vaults,
+      vaults: unlockedVaults(),
       now: clock.now,
       dialogs: {
         chooseExportDir: async () => picked,

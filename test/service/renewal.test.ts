@@ -3,43 +3,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleService, createVaultResolver } from '../../src/main/service';
-import { isConsoleError } from '../../src/main/errors';
+import { ConsoleService } from '../../src/main/service';
 import type { ClientRecord } from '../../src/shared/model';
+import { PASSPHRASE, movableClock, refusal, spkiHex, unlockedVaults } from '../helpers/service';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
 import { downgradeToV2 } from '../helpers/schema-v2';
 import { SCHEMA_VERSION } from '../../src/main/db/schema';
 
-const PASSPHRASE = 'correct horse battery staple';
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
-
-/** A clock the test moves: the service sees Date.now() + shift. */
-function movableClock(): { now: () => Date; add: (ms: number) => void } {
-  let shift = 0;
-  return { now: () => new Date(Date.now() + shift), add: (ms) => (shift += ms) };
-}
-
-function unlockedVaults() {
-  const vaults = createVaultResolver();
-  vaults.setPassphrase(PASSPHRASE);
-  return vaults;
-}
-
-/** The rejection's code and message, for `expect(...).toMatchObject`. */
-async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isConsoleError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
-
-const spki = (pem: string) =>
-  new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
 
 /** An EC key and a CSR made by openssl, as a client would; the CSR as DER. */
 async function opensslCsr(dir: string, name: string): Promise<{ key: string; csrDer: Buffer }> {
@@ -113,7 +86,7 @@ describe('client renewal (service)', () => {
     const newX = new X509Certificate(renewed.certPem);
     expect(newX.subject).toBe(oldX.subject); // OU=agents, OU=ops, CN=alice
     expect(newX.subject).toContain('OU=agents');
-    expect(spki(renewed.certPem)).toBe(spki(old.certPem));
+    expect(spkiHex(renewed.certPem)).toBe(spkiHex(old.certPem));
     const life = (x: X509Certificate) => Date.parse(x.validTo) - Date.parse(x.validFrom);
     expect(life(newX)).toBe(life(oldX));
     expect(Date.parse(newX.validFrom)).toBeGreaterThan(Date.parse(oldX.validFrom));
@@ -237,7 +210,7 @@ describe('client renewal (service)', () => {
     expect(keyPub.length).toBeGreaterThan(0);
     const x = new X509Certificate(renewed.certPem);
     expect(x.subject).toBe('OU=agents\nCN=rekey');
-    expect(spki(renewed.certPem)).not.toBe(spki(old.certPem));
+    expect(spkiHex(renewed.certPem)).not.toBe(spkiHex(old.certPem));
     expect(x.publicKey.asymmetricKeyDetails?.namedCurve).toBe('secp384r1');
     // The certificate is for the CSR's key: openssl matches them.
     const certFile = path.join(env.tmp, 'rekey-new.crt');
