@@ -1,7 +1,7 @@
 import { create } from 'zustand';
 import type { ClientRecord } from '../../../shared/model';
 import { call } from '../api';
-import { currentNow, onTick } from '../lib/useNow';
+import { currentNow, onTick, tickNow } from '../lib/useNow';
 import { useStatusStore } from './status';
 
 interface ClientsState {
@@ -14,7 +14,12 @@ interface ClientsState {
 export const useClientsStore = create<ClientsState>()((set) => ({
   clients: [],
   loaded: false,
-  setClients: (clients) => set({ clients, loaded: true }),
+  setClients: (clients) => {
+    // A certificate issued a moment ago must not be measured against an older tick (7 days left
+    // for a 7-day certificate): the shared clock is never older than the list it is applied to.
+    tickNow();
+    set({ clients, loaded: true });
+  },
 }));
 
 /**
