@@ -2,6 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { AuditRecord } from '../../shared/model';
 import { ConsoleError } from '../errors';
 import { checkpointEntry, DEFAULT_MAX_SEGMENT } from './checkpoint';
+import { appendStartsAt, forgetThrough, rememberHash } from './own-hashes';
 import {
   CHECKPOINT_TYPE,
   prepareEntry,
@@ -26,7 +27,7 @@ export interface AppendOptions {
   readonly maxSegment?: number;
 }
 
-function insert(insertRow: StatementSync, head: Head, e: PreparedEntry): AuditRow {
+function insert(db: DatabaseSync, insertRow: StatementSync, head: Head, e: PreparedEntry): AuditRow {
   const full: AuditRow = {
     seq: head.seq + 1,
     time: e.time,
@@ -65,6 +66,7 @@ function insert(insertRow: StatementSync, head: Head, e: PreparedEntry): AuditRo
     }
     throw err;
   }
+  rememberHash(db, { seq: full.seq, hash: full.hash });
   return full;
 }
 
@@ -106,19 +108,23 @@ export function appendPrepared(
   const insertRow = stmt(db, SQL.insert);
   let head = readHead(db);
   const before = head;
+  appendStartsAt(db, head);
   const out: AuditRecord[] = new Array<AuditRecord>(prepared.length);
   const perType = new Map<string, number>();
   const add = (e: PreparedEntry): AuditRecord => {
-    const r = insert(insertRow, head, e);
+    const r = insert(db, insertRow, head, e);
     head = { seq: r.seq, hash: r.hash };
     perType.set(r.type, (perType.get(r.type) ?? 0) + 1);
     return recordOf(r, e.parsed);
   };
   for (let i = 0; i < prepared.length; i++) out[i] = add(prepared[i] as PreparedEntry);
   if (opts.signer && head.seq > 0) {
-    out.push(
-      add(checkpointEntry(db, opts.signer, head, before, now, opts.maxSegment ?? DEFAULT_MAX_SEGMENT)),
+    const covers = head;
+    const cp = add(
+      checkpointEntry(db, opts.signer, covers, before, now, opts.maxSegment ?? DEFAULT_MAX_SEGMENT),
     );
+    out.push(cp);
+    if (cp.type === CHECKPOINT_TYPE) forgetThrough(db, covers.seq);
   }
   if (out.length > 0) writeHead(db, head);
   for (const [type, n] of perType) stmt(db, SQL.countType).run(type, n);

@@ -8,6 +8,7 @@ import { trailerLine, type ArchiveTrailer } from './archive-file';
 import { ChainChecker, linkOfRow } from './chain';
 import { writeFileAtomically, yieldToEventLoop } from './files';
 import { ARCHIVED_TYPE, recordLine, type AuditRow } from './record';
+import { settleHashes } from './own-hashes';
 import { chainStart, chunksFrom, readAnchor, row, SQL, stmt, writeAnchor, type Head } from './statements';
 import { anchorText, archiveText, signerKey, signText, verifyText, type AuditSigner } from './signing';
 
@@ -140,9 +141,11 @@ export async function archiveAudit(
         { signer, now },
       );
       db.exec('COMMIT');
+      settleHashes(db, true);
       return { records, firstSeq: start.seq, lastSeq, file: outFile };
     } catch (e) {
       db.exec('ROLLBACK');
+      settleHashes(db, false);
       throw e;
     }
   } catch (e) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DatabaseSync } from 'node:sqlite';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import {
   appendAudit,
   auditRecordAt,
@@ -333,8 +334,14 @@ describe('verifyAudit against an attacker with write access to the database', ()
     ).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
   });
 
-  it('refuses to sign a checkpoint over a tampered segment', async () => {
-    tx(db, () => appendAudit(db, [entry(111), entry(112)])); // gateway records, not yet signed
+  it('refuses to sign a checkpoint over a record another writer edited', async () => {
+    // Records of another process (its own connection): the check re-hashes them from their columns.
+    const writer = new DatabaseSync(path.join(t.dir, 'state.db'));
+    try {
+      tx(writer, () => appendAudit(writer, [entry(111), entry(112)])); // not yet signed
+    } finally {
+      writer.close();
+    }
     sql(`UPDATE audit SET details = '{"i":"x"}' WHERE seq = 111`);
     const [, refused] = tx(db, () => appendAudit(db, [entry(1)], { signer: ca.signer }));
     expect(refused).toMatchObject({
@@ -352,5 +359,70 @@ describe('verifyAudit against an attacker with write access to the database', ()
     sql('DELETE FROM audit WHERE seq = 111');
     const [cp] = tx(db, () => appendAudit(db, [], { signer: ca.signer }));
     expect(cp).toMatchObject({ type: 'audit.checkpoint.refused', details: { firstBad: { seq: 111 } } });
+  });
+
+  it('refuses to sign over its own records rewritten consistently: content, hashes and head', () => {
+    tx(db, () => appendAudit(db, [entry(111), entry(112)]));
+    // The rewrite a re-hash cannot see: new content, every hash after it recomputed, a new head.
+    let prev = (db.prepare('SELECT hash FROM audit WHERE seq = 110').get() as { hash: string }).hash;
+    const tail = db
+      .prepare('SELECT * FROM audit WHERE seq > 110 ORDER BY seq')
+      .all() as unknown as AuditRow[];
+    for (const r of tail) {
+      const forged = { ...r, prev, details: r.seq === 111 ? '{"i":"forged"}' : r.details };
+      const h = hashOf(recordLine(forged));
+      sql('UPDATE audit SET details = ?, prev = ?, hash = ? WHERE seq = ?', forged.details, prev, h, r.seq);
+      prev = h;
+    }
+    sql('UPDATE audit_head SET hash = ?', prev);
+    const [, refused] = tx(db, () => appendAudit(db, [entry(1)], { signer: ca.signer }));
+    expect(refused).toMatchObject({
+      type: 'audit.checkpoint.refused',
+      details: { firstBad: { seq: 111, problem: 'edited: its hash is not the one written with it' } },
+    });
+  });
+
+  it('signs its records as written when one is edited behind its hash; verify names the edit', async () => {
+    tx(db, () => appendAudit(db, [entry(111), entry(112)]));
+    sql(`UPDATE audit SET details = '{"i":"x"}' WHERE seq = 111`);
+    const [, cp] = tx(db, () => appendAudit(db, [entry(1)], { signer: ca.signer }));
+    expect(cp).toMatchObject({ type: 'audit.checkpoint', details: { covers: { seq: 113 } } });
+    expect((await verifyAudit(db, ca.certPem)).firstBad).toEqual({
+      seq: 111,
+      problem: 'edited: its content no longer matches its stored hash',
+    });
+  });
+
+  it('does not remember a record of a transaction that rolled back without telling it', () => {
+    db.exec('BEGIN IMMEDIATE');
+    appendAudit(db, [entry(111)]);
+    db.exec('ROLLBACK'); // a transaction of its own, not StateDb.tx
+    const writer = new DatabaseSync(path.join(t.dir, 'state.db'));
+    try {
+      tx(writer, () => appendAudit(writer, [entry(112)])); // seq 111
+    } finally {
+      writer.close();
+    }
+    tx(db, () => sql('UPDATE audit_type_count SET n = n')); // a commit with no audit record
+    const [, cp] = tx(db, () => appendAudit(db, [entry(113)], { signer: ca.signer }));
+    expect(cp).toMatchObject({ type: 'audit.checkpoint', details: { covers: { seq: 112 } } });
+  });
+
+  it('does not hold a rolled-back record against the one another writer then put at its seq', () => {
+    tx(db, () => appendAudit(db, [entry(111)]));
+    expect(() =>
+      tx(db, () => {
+        appendAudit(db, [entry(112)]);
+        throw new Error('the operation failed after its audit record');
+      }),
+    ).toThrow('the operation failed');
+    const writer = new DatabaseSync(path.join(t.dir, 'state.db'));
+    try {
+      tx(writer, () => appendAudit(writer, [entry(113)])); // seq 112, as the rolled-back one was
+    } finally {
+      writer.close();
+    }
+    const [, cp] = tx(db, () => appendAudit(db, [entry(114)], { signer: ca.signer }));
+    expect(cp).toMatchObject({ type: 'audit.checkpoint', details: { covers: { seq: 113 } } });
   });
 });

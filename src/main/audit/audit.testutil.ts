@@ -5,6 +5,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Algorithm } from '../../shared/validation';
 import { createCa, exportPrivateKeyPkcs8Der, randomSerial } from '../pki';
+import { settleHashes } from './own-hashes';
 import { AUDIT_SCHEMA_SQL } from './schema';
 import { createAuditSigner, type AuditSigner } from './signing';
 
@@ -50,15 +51,17 @@ export async function openTestDb(): Promise<TestDb> {
   };
 }
 
-/** A write transaction, as the service wraps each operation. */
+/** A write transaction, as the service wraps each operation (StateDb.tx). */
 export function tx<T>(db: DatabaseSync, fn: () => T): T {
   db.exec('BEGIN IMMEDIATE');
   try {
     const v = fn();
     db.exec('COMMIT');
+    settleHashes(db, true);
     return v;
   } catch (e) {
     db.exec('ROLLBACK');
+    settleHashes(db, false);
     throw e;
   }
 }

@@ -1,7 +1,18 @@
 import type { DatabaseSync } from 'node:sqlite';
-import { ChainChecker, linkOfRow, missing, type Problem } from './chain';
+import { ChainChecker, linkOfRow, missing, type ChainLink, type Problem } from './chain';
+import { committedHash, remembersAny } from './own-hashes';
 import { CHECKPOINT_TYPE, REFUSED_TYPE, type PreparedEntry } from './record';
-import { chainStart, chunksFrom, lastCheckpointRow, readAnchor, type Head } from './statements';
+import {
+  chainStart,
+  chunksFrom,
+  lastCheckpointRow,
+  linksFrom,
+  readAnchor,
+  row,
+  SQL,
+  type Head,
+  type StoredLink,
+} from './statements';
 import { anchorText, checkpointText, signerKey, signText, verifyText, type AuditSigner } from './signing';
 
 /** The check before a checkpoint reads at most this many records unless the caller says otherwise. */
@@ -39,17 +50,52 @@ export function checkSegment(
     };
   }
   const checker = new ChainChecker(key, start);
-  for (const batch of chunksFrom(db, start.seq, head.seq, CHUNK)) {
-    for (const r of batch) {
-      const p = checker.push(linkOfRow(r));
-      if (p) return p;
-    }
-  }
+  const p = remembersAny(db) ? checkLinks(db, checker, head) : checkRows(db, checker, head);
+  if (p) return p;
   const last = checker.nextSeq - 1;
   if (last !== head.seq) return { seq: last + 1, problem: missing(last + 1, head.seq) };
   if (checker.prevHash !== head.hash)
     return { seq: head.seq, problem: 'edited: it no longer matches the audit head' };
   return null;
+}
+
+/** Every row read whole and re-hashed (a process that has appended nothing yet remembers nothing). */
+function checkRows(db: DatabaseSync, checker: ChainChecker, head: Head): Problem | null {
+  for (const batch of chunksFrom(db, checker.nextSeq, head.seq, CHUNK)) {
+    for (const r of batch) {
+      const p = checker.push(linkOfRow(r));
+      if (p) return p;
+    }
+  }
+  return null;
+}
+
+/** Rows this process committed held against their remembered hashes, the others re-hashed. */
+function checkLinks(db: DatabaseSync, checker: ChainChecker, head: Head): Problem | null {
+  for (const batch of linksFrom(db, checker.nextSeq, head.seq, CHUNK)) {
+    for (const l of batch) {
+      const link = linkOf(db, l);
+      if ('problem' in link) return link;
+      const p = checker.push(link);
+      if (p) return p;
+    }
+  }
+  return null;
+}
+
+/**
+ * A row's link: re-hashed from its columns, or, for a row this process committed, its stored hash
+ * held against the one computed when it was written (own-hashes.ts). Checkpoints are always read
+ * whole: their signature is checked.
+ */
+function linkOf(db: DatabaseSync, l: StoredLink): ChainLink | Problem {
+  const own = l.type === CHECKPOINT_TYPE ? undefined : committedHash(db, l.seq);
+  if (own !== undefined) {
+    if (own !== l.hash) return { seq: l.seq, problem: 'edited: its hash is not the one written with it' };
+    return { seq: l.seq, prev: l.prev, type: l.type, details: '', hash: own, stored: own };
+  }
+  const r = row(db, SQL.at, l.seq);
+  return r ? linkOfRow(r) : { seq: l.seq, problem: missing(l.seq, l.seq) };
 }
 
 /** The checkpoint record for `covers`, or a refusal naming the problem when the segment does not check out. */

@@ -26,6 +26,8 @@ export const SQL = {
   insert: `INSERT INTO audit (${ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
   range: `SELECT ${ROW_COLUMNS} FROM audit WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
   at: `SELECT ${ROW_COLUMNS} FROM audit WHERE seq = ?`,
+  /** What the chain needs of a row whose hash this process remembers (see own-hashes.ts). */
+  links: 'SELECT seq, prev, type, hash FROM audit WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?',
   after: `SELECT ${ROW_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`,
   lastOfType: `SELECT ${ROW_COLUMNS} FROM audit INDEXED BY audit_type WHERE type = ? ORDER BY seq DESC LIMIT 1`,
   countType:
@@ -117,3 +119,21 @@ export function* chunksFrom(
     next = (batch[batch.length - 1] as AuditRow).seq + 1;
   }
 }
+
+/** seq, prev, type and stored hash of each row in [from, to], in chunks (no record text). */
+export function* linksFrom(
+  db: DatabaseSync,
+  from: number,
+  to: number,
+  chunk: number,
+): Generator<StoredLink[]> {
+  let next = from;
+  while (next <= to) {
+    const batch = stmt(db, SQL.links).all(next, to, chunk) as unknown as StoredLink[];
+    if (batch.length === 0) return;
+    yield batch;
+    next = (batch[batch.length - 1] as StoredLink).seq + 1;
+  }
+}
+
+export type StoredLink = Pick<AuditRow, 'seq' | 'prev' | 'type' | 'hash'>;

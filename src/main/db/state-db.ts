@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { settleHashes } from '../audit/own-hashes';
 import { ConsoleError } from '../errors';
 import { migrate, SCHEMA_VERSION } from './schema';
 
@@ -118,14 +119,17 @@ export class StateDb {
       value = fn();
     } catch (e) {
       this.rollback();
+      settleHashes(this.db, false);
       throw dbError(this.file, e);
     }
     try {
       this.db.exec('COMMIT');
     } catch (e) {
       this.rollback();
+      settleHashes(this.db, false);
       throw dbError(this.file, e);
     }
+    settleHashes(this.db, true);
     return value;
   }
 
