@@ -142,6 +142,14 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
     const ngWorker = (): number => childPids(nginxMaster)[0] ?? 0;
     await waitFor('the nginx worker', () => ngWorker() || undefined, 10_000);
 
+    // The floor under any Node gateway's memory: node:tls alone answering a fixed response.
+    const floorProc = group.spawn(
+      process.execPath,
+      [path.join(__dirname, 'gateway', 'floor-server.cjs'), pki.nginx.cert, pki.nginx.key, pki.nginx.ca],
+      { cpus: serverCpus },
+    );
+    const floorPort = Number((await floorProc.line(/^listening (\d+)$/, 10_000))[1]);
+
     const ours: Server = {
       name: 'ours',
       port: oursPort,
@@ -224,6 +232,14 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
             .join('; '),
       );
     }
+    const floorServer: Server = {
+      name: 'nginx', // only its port and pid are used
+      port: floorPort,
+      all: () => [floorProc.pid],
+      proxy: () => [floorProc.pid],
+      memory: () => floorProc.pid,
+    };
+    const floorMem = await busyMemory(env, floorServer, BUSY_CONNS, BUSY_MS, BUSY_WARMUP_MS);
     // The audit writer batches every 100 ms; let the last batch land before counting.
     await sleep(500);
     const audit1 = auditCounts(stateDir);
@@ -400,6 +416,11 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
     log(
       `RSS fresh → with 50 idle connections: gateway ${num(mibOf(ia.fresh), 1)} → ${num(mibOf(ia.with50), 1)} MiB; ` +
         `nginx worker ${num(mibOf(ib.fresh), 1)} → ${num(mibOf(ib.with50), 1)} MiB`,
+    );
+    log(
+      `RSS floor of any Node gateway: node:tls alone (TLS 1.3, client certificate required, a fixed 200 answer; ` +
+        `no parser, proxy or audit), ${BUSY_CONNS} busy connections: ${num(mibOf(floorMem.peakKiB), 1)} MiB ` +
+        `(${num(mibOf(floorMem.anonKiB), 1)} anonymous + ${num(mibOf(floorMem.fileKiB), 1)} file-backed)`,
     );
     for (const name of ['ours', 'nginx'] as const) {
       const rs = rounds[name];
