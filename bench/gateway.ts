@@ -239,6 +239,7 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
       proxy: () => [floorProc.pid],
       memory: () => floorProc.pid,
     };
+    const floorKa = await keepAlive(env, floorServer, KA_CONNS, KA_MS, KA_WARMUP_MS);
     const floorMem = await busyMemory(env, floorServer, BUSY_CONNS, BUSY_MS, BUSY_WARMUP_MS);
     // The audit writer batches every 100 ms; let the last batch land before counting.
     await sleep(500);
@@ -418,9 +419,11 @@ export async function benchGateway(log: (line: string) => void): Promise<void> {
         `nginx worker ${num(mibOf(ib.fresh), 1)} → ${num(mibOf(ib.with50), 1)} MiB`,
     );
     log(
-      `RSS floor of any Node gateway: node:tls alone (TLS 1.3, client certificate required, a fixed 200 answer; ` +
-        `no parser, proxy or audit), ${BUSY_CONNS} busy connections: ${num(mibOf(floorMem.peakKiB), 1)} MiB ` +
-        `(${num(mibOf(floorMem.anonKiB), 1)} anonymous + ${num(mibOf(floorMem.fileKiB), 1)} file-backed)`,
+      `floor of any Node gateway: node:tls alone (TLS 1.3, client certificate required, a fixed 200 answer; ` +
+        `no parser, proxy or audit), same load, one run: ${num(floorKa.cpuUsAll, 1)} µs CPU per request ` +
+        `(${num(floorKa.rps, 0)} req/s, p99 ${num(floorKa.p99, 2)} ms); RSS with ${BUSY_CONNS} busy connections ` +
+        `${num(mibOf(floorMem.peakKiB), 1)} MiB (${num(mibOf(floorMem.anonKiB), 1)} anonymous + ` +
+        `${num(mibOf(floorMem.fileKiB), 1)} file-backed)`,
     );
     for (const name of ['ours', 'nginx'] as const) {
       const rs = rounds[name];
