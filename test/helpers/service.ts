@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { createVaultResolver } from '../../src/main/service';
+import { createVaultResolver, type ConsoleService } from '../../src/main/service';
 import { isConsoleError } from '../../src/main/errors';
 
 /** The passphrase the service tests seal their state with. */
@@ -32,3 +32,24 @@ export async function refusal(p: Promise<unknown>): Promise<{ code: string; mess
 /** A certificate's public key (SPKI DER, hex): equal for two certificates of the same key. */
 export const spkiHex = (pem: string): string =>
   new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+
+type InitInput = Parameters<ConsoleService['init']>[0];
+
+/**
+ * Creates a CA sealed with PASSPHRASE: ECDSA P-256 and a 90-day server certificate for localhost,
+ * unless `extra` says otherwise.
+ */
+export function initCa(
+  service: Pick<ConsoleService, 'init'>,
+  caName: string,
+  extra: Partial<InitInput> = {},
+): ReturnType<ConsoleService['init']> {
+  return service.init({
+    algorithm: 'ecdsa-p256',
+    caName,
+    hosts: ['localhost'],
+    serverDays: 90,
+    vault: { backend: 'passphrase', passphrase: PASSPHRASE },
+    ...extra,
+  });
+}

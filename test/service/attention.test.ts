@@ -3,6 +3,7 @@ import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import { AttentionTracker, attentionItems } from '../../src/main/service/attention';
 import type { StatusInfo } from '../../src/shared/model';
 import { makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
@@ -23,13 +24,7 @@ describe('what needs attention', () => {
     const vaults = createVaultResolver();
     vaults.setPassphrase(PASSPHRASE);
     const setup = new ConsoleService({ stateDir: env.stateDir, vaults, now });
-    await setup.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Attention CA',
-      hosts: ['localhost'],
-      serverDays: 30,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(setup, 'Attention CA', { serverDays: 30 });
     await setup.close();
     // A locked vault: the automatic renewal cannot sign, so it fails.
     service = new ConsoleService({ stateDir: env.stateDir, vaults: createVaultResolver(), now });

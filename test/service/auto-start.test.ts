@@ -3,6 +3,7 @@ import { launcher } from '../../src/main/gateway/harness.fixture';
 import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import { describeAutoStart, startOnLaunch, type AutoStartOutcome } from '../../src/main/service/auto-start';
 import { makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 
@@ -28,14 +29,7 @@ describe('auto-start on launch', () => {
     env = await makeEnv('mtls-auto-start-');
     const first = launch(true);
     expect(await startOnLaunch(first)).toEqual({ kind: 'not-initialized' });
-    await first.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Auto Start CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-      gateway: { listen: '127.0.0.1:0' },
-    });
+    await initCa(first, 'Auto Start CA', { gateway: { listen: '127.0.0.1:0' } });
   });
   afterAll(async () => {
     for (const s of open) await s.close();

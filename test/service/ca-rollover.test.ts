@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConsoleService } from '../../src/main/service';
 import { SCHEMA_VERSION } from '../../src/main/db/schema';
-import { PASSPHRASE, refusal, unlockedVaults } from '../helpers/service';
+import { initCa, refusal, unlockedVaults } from '../helpers/service';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
 import { downgradeToV2 } from '../helpers/schema-v2';
 
@@ -27,13 +27,7 @@ describe('CA rollover: migration from v2, operations and their records', () => {
     shift = 0;
     env = await makeEnv('mtls-rollover-svc-');
     service = open();
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Migrated CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Migrated CA');
   });
 
   afterEach(async () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleService } from '../../src/main/service';
 import { calls, type CallInput, type CallName, type CallResult } from '../../src/shared/contract';
-import { PASSPHRASE, movableClock, refusal, spkiHex, unlockedVaults } from '../helpers/service';
+import { initCa, movableClock, refusal, spkiHex, unlockedVaults } from '../helpers/service';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
 
 /**
@@ -66,13 +66,7 @@ describe('Clients screen calls (service)', () => {
         chooseAuditExportFile: async () => null,
       },
     });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Clients GUI CA',
-      hosts: ['localhost', '127.0.0.1'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Clients GUI CA', { hosts: ['localhost', '127.0.0.1'] });
     await callAs('clients.chooseExportDir', {});
     picked = otherDir;
     await callAs('clients.chooseExportDir', {});

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import type { AuditRecord } from '../../src/shared/model';
 import { makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
@@ -11,13 +12,7 @@ describe('CRL upkeep in a long-running process', () => {
   beforeAll(async () => {
     env = await makeEnv();
     const setup = new ConsoleService({ stateDir: env.stateDir, vaults: createVaultResolver() });
-    await setup.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Upkeep CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(setup, 'Upkeep CA');
     await setup.close();
   });
   afterAll(() => removeEnv(env));

@@ -7,6 +7,7 @@ import { ConsoleService, createVaultResolver, type VaultResolver } from '../../s
 import { defaultOperator, unsealCa, type OpContext } from '../../src/main/service/ca-ops';
 import { DistributionHost } from '../../src/main/service/distribution';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
@@ -48,13 +49,7 @@ describe('the CRL and OCSP listener (DistributionHost)', () => {
     vaults = createVaultResolver();
     vaults.setPassphrase(PASSPHRASE);
     const service = new ConsoleService({ stateDir: env.stateDir, vaults });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Distribution CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Distribution CA');
     const issued = await service.issueClient({
       name: 'alice',
       durationMs: DAY_MS,
@@ -248,13 +243,7 @@ describe('distribution settings', () => {
     const vaults = createVaultResolver();
     vaults.setPassphrase(PASSPHRASE);
     service = new ConsoleService({ stateDir: env.stateDir, vaults });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Settings CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Settings CA');
   });
   afterAll(async () => {
     await service?.close();

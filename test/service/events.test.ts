@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import type { AuditRecord, StatusInfo } from '../../src/shared/model';
 import { cli, makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 describe('the console service follows changes made by other processes', () => {
   let env: Env;
@@ -10,13 +11,7 @@ describe('the console service follows changes made by other processes', () => {
   beforeAll(async () => {
     env = await makeEnv();
     service = new ConsoleService({ stateDir: env.stateDir, vaults: createVaultResolver() });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Events CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: 'correct horse battery staple' },
-    });
+    await initCa(service, 'Events CA');
   });
   afterAll(async () => {
     await service.close();

@@ -19,6 +19,7 @@ import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import { preparedFromGateway } from '../../src/main/service/gateway-host';
 import type { AuditRecord } from '../../src/shared/model';
 import { makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 
@@ -117,13 +118,7 @@ describe('a hostile gateway child', () => {
       vaults: createVaultResolver({ passphrase: () => Promise.resolve(PASSPHRASE) }),
       gatewayLauncher: new ForkLauncher(writeHostileChild(env.tmp)),
     });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Hostile Gateway CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Hostile Gateway CA');
   });
   afterAll(async () => {
     await service.close();

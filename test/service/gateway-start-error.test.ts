@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launcher } from '../../src/main/gateway/harness.fixture';
 import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import { makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 
@@ -17,13 +18,7 @@ describe('a gateway that cannot listen', () => {
     const vaults = createVaultResolver();
     vaults.setPassphrase(PASSPHRASE);
     service = new ConsoleService({ stateDir: env.stateDir, vaults, gatewayLauncher: launcher() });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Start Error CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Start Error CA');
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
   });
   afterAll(async () => {

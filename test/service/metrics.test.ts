@@ -9,6 +9,7 @@ import { makeEnv, REPO, removeEnv, type Env } from '../helpers/cli';
 import { KeepAliveClient, startUpstream } from '../helpers/gateway-client';
 import { freePort } from '../helpers/peers';
 import { Metrics, scrape } from '../helpers/prometheus';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
@@ -59,13 +60,7 @@ describe('metrics of the console service with a real gateway', () => {
       gatewayLauncher: new ForkLauncher(GATEWAY_JS),
       metricsClientLabels: 1,
     });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Metrics CA',
-      hosts: ['localhost', '127.0.0.1'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Metrics CA', { hosts: ['localhost', '127.0.0.1'] });
     upstream = await startUpstream();
   });
 

@@ -5,6 +5,7 @@ import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import { auditFilterSchema } from '../../src/shared/contract';
 import type { AuditFilter, AuditRecord } from '../../src/shared/model';
 import { makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
@@ -41,13 +42,7 @@ describe('operator actions in the audit trail', () => {
       operator: 'olivia',
       now: () => new Date(Date.now() + shift),
     });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Operator Audit CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Operator Audit CA');
   });
   afterAll(async () => {
     await service.close();

@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleService } from '../../src/main/service';
 import type { ClientRecord } from '../../src/shared/model';
-import { PASSPHRASE, movableClock, refusal, spkiHex, unlockedVaults } from '../helpers/service';
+import { initCa, movableClock, refusal, spkiHex, unlockedVaults } from '../helpers/service';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
 import { downgradeToV2 } from '../helpers/schema-v2';
 import { SCHEMA_VERSION } from '../../src/main/db/schema';
@@ -48,13 +48,7 @@ describe('client renewal (service)', () => {
   beforeAll(async () => {
     env = await makeEnv('mtls-renew-svc-');
     service = new ConsoleService({ stateDir: env.stateDir, vaults: unlockedVaults(), now: clock.now });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Renewal CA',
-      hosts: ['localhost', '127.0.0.1'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Renewal CA', { hosts: ['localhost', '127.0.0.1'] });
     // Renewed certificates name the CRL and OCSP URLs too (signingCa).
     await service.configureDistribution({ url: 'http://127.0.0.1:19822' });
   });
@@ -230,13 +224,7 @@ describe('re-issue after renewals (service)', () => {
   beforeAll(async () => {
     env = await makeEnv('mtls-reissue-chain-');
     service = new ConsoleService({ stateDir: env.stateDir, vaults: unlockedVaults(), now: clock.now });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Chain CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Chain CA');
   });
   afterAll(async () => {
     await service.close();
@@ -274,13 +262,7 @@ describe('re-issue (service)', () => {
   beforeAll(async () => {
     env = await makeEnv('mtls-reissue-svc-');
     service = new ConsoleService({ stateDir: env.stateDir, vaults: unlockedVaults() });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Reissue CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Reissue CA');
   });
   afterAll(async () => {
     await service.close();
@@ -326,13 +308,7 @@ describe('state schema v2 on a database from v1', () => {
   it('migrates v1 rows (renewable, groups from the issuance record); without their PEM, renewal needs a CSR', async () => {
     const clock = movableClock();
     let service = new ConsoleService({ stateDir: env.stateDir, vaults: unlockedVaults(), now: clock.now });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Old CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Old CA');
     const old = await service.issueClient({
       name: 'legacy',
       durationMs: DAY_MS,

@@ -9,8 +9,8 @@ import { renewServer } from '../../src/main/service/ca-ops';
 import type { AuditRecord, StatusInfo } from '../../src/shared/model';
 import { makeEnv, REPO, removeEnv, type Env } from '../helpers/cli';
 import { KeepAliveClient, servedFingerprint, startUpstream } from '../helpers/gateway-client';
+import { initCa, PASSPHRASE, unlockedVaults } from '../helpers/service';
 
-const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
 const GATEWAY_JS = path.join(REPO, 'out', 'main', 'gateway.js');
 
@@ -28,21 +28,9 @@ function movableClock(shiftMs: number): {
   };
 }
 
-function unlockedVaults() {
-  const vaults = createVaultResolver();
-  vaults.setPassphrase(PASSPHRASE);
-  return vaults;
-}
-
 async function initAt(env: Env, now: () => Date, serverDays = 90): Promise<void> {
   const setup = new ConsoleService({ stateDir: env.stateDir, vaults: unlockedVaults(), now });
-  await setup.init({
-    algorithm: 'ecdsa-p256',
-    caName: 'Renewal CA',
-    hosts: ['localhost', '127.0.0.1'],
-    serverDays,
-    vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-  });
+  await initCa(setup, 'Renewal CA', { hosts: ['localhost', '127.0.0.1'], serverDays });
   await setup.close();
 }
 

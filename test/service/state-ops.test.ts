@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleService, createVaultResolver } from '../../src/main/service';
 import { makeEnv, removeEnv, type Env } from '../helpers/cli';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
@@ -19,13 +20,7 @@ describe('operations on the state database, in process', () => {
   beforeAll(async () => {
     env = await makeEnv('mtls-ops-');
     app = service(env);
-    await app.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Ops CA',
-      hosts: ['localhost'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(app, 'Ops CA');
   });
   afterAll(async () => {
     await app.close();

@@ -7,6 +7,7 @@ import type { StatusInfo } from '../../src/shared/model';
 import { makeEnv, removeEnv, type Env } from '../helpers/cli';
 import { KeepAliveClient } from '../helpers/gateway-client';
 import { freePort } from '../helpers/peers';
+import { initCa } from '../helpers/service';
 
 const PASSPHRASE = 'correct horse battery staple';
 const DAY_MS = 86_400_000;
@@ -39,13 +40,7 @@ describe('upstream health in the status', () => {
     const vaults = createVaultResolver();
     vaults.setPassphrase(PASSPHRASE);
     service = new ConsoleService({ stateDir: env.stateDir, vaults, gatewayLauncher: launcher() });
-    await service.init({
-      algorithm: 'ecdsa-p256',
-      caName: 'Upstream Health CA',
-      hosts: ['localhost', '127.0.0.1'],
-      serverDays: 90,
-      vault: { backend: 'passphrase', passphrase: PASSPHRASE },
-    });
+    await initCa(service, 'Upstream Health CA', { hosts: ['localhost', '127.0.0.1'] });
     upstreamPort = await freePort();
   });
   afterAll(async () => {
