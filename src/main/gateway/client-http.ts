@@ -56,6 +56,21 @@ export class RequestBody {
   }
 }
 
+/** The body of every request without one (shared: llhttp sends it no bytes, only its end). */
+class NoBody extends RequestBody {
+  constructor() {
+    super(() => undefined);
+    this.done = true;
+  }
+
+  override push(): void {}
+
+  override attach(sink: BodySink): void {
+    sink.bodyEnd();
+  }
+}
+const NO_BODY: RequestBody = new NoBody();
+
 /** One parsed request, queued in its connection's lane until it is dispatched. */
 export interface ParsedRequest {
   readonly method: string;
@@ -98,6 +113,16 @@ export class ClientHttp {
   private executing = false;
   private stopped = false;
   private endsAfterCurrent = false;
+  /** Response writes not yet handed to the kernel (send), and who waits for them (whenFlushed). */
+  unflushed = 0;
+  private flushWaiter: { flushed(): void } | null = null;
+  // One callback per connection, not per request: write requests hold it until they complete.
+  private readonly onWritten = (): void => {
+    if (--this.unflushed > 0) return;
+    const w = this.flushWaiter;
+    this.flushWaiter = null;
+    w?.flushed();
+  };
 
   constructor(
     readonly socket: TLSSocket,
@@ -121,6 +146,20 @@ export class ClientHttp {
   write(data: string | Buffer): boolean {
     if (this.socket.destroyed) return false;
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+  }
+
+  /** Writes bytes of a response, counted in `unflushed` until the socket has handed them on. */
+  send(data: string | Buffer): boolean {
+    if (this.socket.destroyed) return false;
+    this.unflushed++;
+    return typeof data === 'string'
+      ? this.socket.write(data, 'latin1', this.onWritten)
+      : this.socket.write(data, this.onWritten);
+  }
+
+  /** Told once `unflushed` is back to 0; null withdraws it. */
+  whenFlushed(waiter: { flushed(): void } | null): void {
+    this.flushWaiter = waiter;
   }
 
   /** A short plain-text answer of the gateway's own; `close` ends the connection after it. */
@@ -213,6 +252,9 @@ export class ClientHttp {
   private onHead(h: MessageHead): void {
     if (this.stopped) return;
     const facts = requestFacts(h.rawHeaders);
+    const hasBody =
+      facts.transferEncoding !== undefined ||
+      (facts.contentLength !== undefined && facts.contentLength !== '0');
     const req: ParsedRequest = {
       method: h.method,
       url: h.url,
@@ -221,11 +263,9 @@ export class ClientHttp {
       facts,
       upgrade: h.upgrade,
       keepAlive: h.keepAlive,
-      hasBody:
-        facts.transferEncoding !== undefined ||
-        (facts.contentLength !== undefined && facts.contentLength !== '0'),
+      hasBody,
       tooManyHeaders: h.rawHeaders[0] === TOO_MANY_HEADERS,
-      body: new RequestBody((delta) => this.onBuffered(delta)),
+      body: hasBody ? new RequestBody(this.onBuffered) : NO_BODY,
       upgradeHead: EMPTY,
     };
     this.current = req;
@@ -245,11 +285,11 @@ export class ClientHttp {
     if (this.endsAfterCurrent) this.stopParsing();
   }
 
-  private onBuffered(delta: number): void {
+  private readonly onBuffered = (delta: number): void => {
     this.bufferedBody += delta;
     if (this.bufferedBody > MAX_BUFFERED_BODY) this.pauseReading('buffer');
     else if (this.pausedBy.has('buffer')) this.resumeReading('buffer');
-  }
+  };
 }
 
 const EMPTY = Buffer.alloc(0);

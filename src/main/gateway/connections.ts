@@ -9,6 +9,8 @@ import { canonicalSerial, type ClientIdentity } from './verify';
 export interface LiveConnection {
   readonly id: string;
   readonly identity: ClientIdentity;
+  /** canonicalSerial(identity.serial), computed once: the revocation check runs per request. */
+  readonly serialKey: string;
   readonly remoteAddress: string;
   readonly since: number;
   readonly socket: TLSSocket;
@@ -48,9 +50,11 @@ export class ConnectionTable {
   private version = 0;
 
   add(socket: TLSSocket, identity: ClientIdentity, remoteAddress: string, now: number): LiveConnection {
+    const key = canonicalSerial(identity.serial);
     const conn: LiveConnection = {
       id: randomBytes(8).toString('hex'),
       identity,
+      serialKey: key,
       remoteAddress,
       since: now,
       socket,
@@ -63,7 +67,6 @@ export class ConnectionTable {
     };
     this.byId.set(conn.id, conn);
     this.bySocket.set(socket, conn);
-    const key = canonicalSerial(identity.serial);
     this.perSerial.set(key, (this.perSerial.get(key) ?? 0) + 1);
     this.version++;
     return conn;
@@ -71,7 +74,7 @@ export class ConnectionTable {
 
   remove(conn: LiveConnection): void {
     if (!this.byId.delete(conn.id)) return;
-    const key = canonicalSerial(conn.identity.serial);
+    const key = conn.serialKey;
     const n = (this.perSerial.get(key) ?? 1) - 1;
     if (n <= 0) this.perSerial.delete(key);
     else this.perSerial.set(key, n);
@@ -118,7 +121,7 @@ export class ConnectionTable {
       return c ? [c] : [];
     }
     const s = canonicalSerial(target.serial);
-    return this.all().filter((c) => canonicalSerial(c.identity.serial) === s);
+    return this.all().filter((c) => c.serialKey === s);
   }
 
   /** Closes a connection now; the first reason given wins. */

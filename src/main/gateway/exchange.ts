@@ -2,7 +2,7 @@ import type { BodySink, ClientHttp, ParsedRequest } from './client-http';
 import type { MessageHead } from './http1';
 import type { Running } from './request-lane';
 import type { HeaderPolicy } from './request-headers';
-import type { UpstreamConn, UpstreamPool, UpstreamUser } from './upstream-pool';
+import type { UpstreamConn, UpstreamPool, UpstreamUser, UpstreamWaiter } from './upstream-pool';
 
 /** How a dispatched request ended: what its audit record says (issue 8 item 12). */
 export type RequestOutcome = 'completed' | 'aborted' | 'timeout' | 'upstream_error';
@@ -51,6 +51,8 @@ function contentLengthOf(raw: readonly string[]): string | undefined {
 }
 
 const LAST_CHUNK = '0\r\n\r\n';
+/** Above this a response write is a corked writev of its pieces, not a copy into one buffer. */
+const COPY_LIMIT = 16 * 1024;
 
 /**
  * One request relayed to the upstream over a pooled keep-alive socket: the head written as one
@@ -58,7 +60,7 @@ const LAST_CHUNK = '0\r\n\r\n';
  * anew for the client. It ends exactly once with its true outcome, and every early end destroys the
  * upstream socket instead of returning it to the pool.
  */
-export class Exchange implements Running, UpstreamUser, BodySink {
+export class Exchange implements Running, UpstreamUser, UpstreamWaiter, BodySink {
   private status = 0;
   private bytesIn = 0;
   private bytesOut = 0;
@@ -80,12 +82,12 @@ export class Exchange implements Running, UpstreamUser, BodySink {
   private upstreamPaused = false;
   private readonly onClientDrain = (): void => this.clientDrained();
   private bodyPaused = false;
-  /** Writes to the client not yet handed to the kernel. */
-  private unflushed = 0;
-  private readonly onWritten = (): void => {
-    this.unflushed--;
-    if (this.unflushed === 0 && this.phase === 'flushing') this.finish();
-  };
+  /**
+   * Response bytes parsed from the current upstream read, written to the client as one write when
+   * the read ends (see flushOut).
+   */
+  private out: (string | Buffer)[] = [];
+  private outBytes = 0;
   private upstreamKeepAlive = false;
   private readonly onUpstreamDrain = (): void => {
     this.bodyPaused = false;
@@ -113,10 +115,10 @@ export class Exchange implements Running, UpstreamUser, BodySink {
 
   private acquire(): void {
     this.since = Date.now();
-    this.wait = this.spec.pool.acquire((err, conn) => this.onSocket(err, conn));
+    this.wait = this.spec.pool.acquire(this);
   }
 
-  private onSocket(err: Error | null, conn: UpstreamConn | null): void {
+  upstreamReady(err: Error | null, conn: UpstreamConn | null): void {
     this.wait = null;
     if (this.ended) {
       if (conn) this.spec.pool.release(conn);
@@ -149,9 +151,13 @@ export class Exchange implements Running, UpstreamUser, BodySink {
     );
     this.phase = 'head';
     this.lastUpstream = Date.now();
+    if (!req.hasBody) {
+      conn.socket.write(head, 'latin1');
+      return;
+    }
     conn.socket.cork();
     conn.socket.write(head, 'latin1');
-    if (req.hasBody && !this.retried) req.body.attach(this);
+    if (!this.retried) req.body.attach(this);
     conn.socket.uncork();
   }
 
@@ -227,17 +233,15 @@ export class Exchange implements Running, UpstreamUser, BodySink {
       : req.http10
         ? 'connection: keep-alive\r\n'
         : '';
-    const head =
-      `HTTP/1.1 ${h.status} ${h.statusText}\r\n` +
-      policy.clientHeadLines(h.rawHeaders) +
-      framing +
-      connection +
-      '\r\n';
-    // The head waits for the first body bytes of this same read (one TLS record for both); a
+    // The head waits for the body bytes of this same read (one write, one TLS record for both); a
     // stream of unknown length (SSE) gets its head at once, when this read ends.
-    client.socket.cork();
-    this.send(head);
-    queueMicrotask(() => client.socket.uncork());
+    this.queueOut(
+      `HTTP/1.1 ${h.status} ${h.statusText}\r\n` +
+        policy.clientHeadLines(h.rawHeaders) +
+        framing +
+        connection +
+        '\r\n',
+    );
     return req.method === 'HEAD';
   }
 
@@ -245,25 +249,30 @@ export class Exchange implements Running, UpstreamUser, BodySink {
     if (this.ended) return;
     this.lastUpstream = Date.now();
     this.bytesOut += chunk.length;
-    const { client } = this.spec;
-    let ok: boolean;
     if (this.chunkedOut) {
-      client.write(`${chunk.length.toString(16)}\r\n`);
-      client.write(chunk);
-      ok = this.send('\r\n');
-    } else ok = this.send(chunk);
+      this.queueOut(`${chunk.length.toString(16)}\r\n`);
+      this.queueOut(chunk);
+      this.queueOut('\r\n');
+    } else this.queueOut(chunk);
+  }
+
+  /** The upstream read ends: what it brought goes to the client, with backpressure. */
+  onReadEnd(): void {
+    if (this.ended || this.out.length === 0) return;
+    const ok = this.flushOut();
     if (!ok && !this.upstreamPaused && this.up) {
       this.upstreamPaused = true;
       this.clientWaitSince ??= Date.now();
       this.up.socket.pause();
-      client.socket.once('drain', this.onClientDrain);
+      this.spec.client.socket.once('drain', this.onClientDrain);
     }
   }
 
   onEnd(): void {
     if (this.ended || this.status === 0) return; // the end of an interim (1xx) response
-    const { pool } = this.spec;
-    if (this.chunkedOut) this.send(LAST_CHUNK);
+    const { pool, client } = this.spec;
+    if (this.chunkedOut) this.queueOut(LAST_CHUNK);
+    this.flushOut();
     const up = this.up;
     this.up = null;
     if (up) {
@@ -278,8 +287,16 @@ export class Exchange implements Running, UpstreamUser, BodySink {
     // Done once the client's socket has handed the whole response to the kernel (the watchdog
     // cuts a client that never takes it): only then may the next request or a close follow.
     this.phase = 'flushing';
-    if (this.unflushed === 0) this.finish();
-    else this.clientWaitSince ??= Date.now();
+    if (client.unflushed === 0) this.finish();
+    else {
+      this.clientWaitSince ??= Date.now();
+      client.whenFlushed(this);
+    }
+  }
+
+  /** The client's socket has handed every byte of the response to the kernel. */
+  flushed(): void {
+    if (this.phase === 'flushing') this.finish();
   }
 
   onFailure(err: Error & { code?: string }, beforeResponse: boolean): void {
@@ -354,14 +371,40 @@ export class Exchange implements Running, UpstreamUser, BodySink {
     }
   }
 
-  /** Writes to the client, counted until the socket has flushed them. */
-  private send(data: string | Buffer): boolean {
-    const socket = this.spec.client.socket;
-    if (socket.destroyed) return false;
-    this.unflushed++;
-    return typeof data === 'string'
-      ? socket.write(data, 'latin1', this.onWritten)
-      : socket.write(data, this.onWritten);
+  private queueOut(data: string | Buffer): void {
+    this.out.push(data);
+    this.outBytes += data.length;
+  }
+
+  /**
+   * Writes what is queued as one buffer: one pass through the socket's stream machinery and one
+   * TLS record, where cork and writev cost a microtask and a write request per piece. Large bodies
+   * are not copied: they go as a corked writev.
+   */
+  private flushOut(): boolean {
+    const out = this.out;
+    const n = out.length;
+    if (n === 0) return true;
+    const client = this.spec.client;
+    const total = this.outBytes;
+    let ok: boolean;
+    if (n === 1) ok = client.send(out[0] as string | Buffer);
+    else if (total > COPY_LIMIT) {
+      client.socket.cork();
+      ok = true;
+      for (const piece of out) ok = client.send(piece);
+      client.socket.uncork();
+    } else {
+      const buf = Buffer.allocUnsafe(total);
+      let at = 0;
+      // Heads and chunk framing are latin1 text: one byte per character.
+      for (const piece of out)
+        at += typeof piece === 'string' ? buf.write(piece, at, 'latin1') : piece.copy(buf, at);
+      ok = client.send(buf);
+    }
+    out.length = 0;
+    this.outBytes = 0;
+    return ok;
   }
 
   /** No response head was sent yet: the client gets a 502 (or 504) of the gateway's own. */
@@ -418,6 +461,8 @@ export class Exchange implements Running, UpstreamUser, BodySink {
     if (this.ended) return;
     this.ended = true;
     const { client } = this.spec;
+    this.out.length = 0;
+    client.whenFlushed(null);
     client.socket.removeListener('drain', this.onClientDrain);
     client.resumeReading('upstream');
     const v = this.verdict ?? { outcome: 'aborted' as const, reason: 'client_closed' };

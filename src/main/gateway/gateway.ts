@@ -157,7 +157,7 @@ export class Gateway {
             this.audit(T.requestsDropped, clientActor(conn), { id: conn.id, count, why }),
           // Checked before each dispatch, not only at the handshake (DESIGN.md §8).
           identityProblem: (conn) =>
-            this.revoked.has(conn.identity.serial)
+            this.revoked.hasCanonical(conn.serialKey)
               ? 'revoked'
               : Date.now() > conn.identity.notAfter
                 ? 'expired'
@@ -242,7 +242,7 @@ export class Gateway {
     this.revoked.replace(serials);
     let closed = 0;
     for (const conn of this.table.all()) {
-      if (this.revoked.has(conn.identity.serial)) {
+      if (this.revoked.hasCanonical(conn.serialKey)) {
         this.table.close(conn, 'revoked');
         closed++;
       }
@@ -362,7 +362,8 @@ export class Gateway {
 
   private onRequestDone(conn: LiveConnection, rec: RequestRecord): void {
     this.table.touch();
-    this.audit(T.request, clientActor(conn), {
+    // Optional fields assigned, not spread: one per request, and the same key order.
+    const details: Record<string, unknown> = {
       id: conn.id,
       method: rec.method,
       path: rec.path,
@@ -371,9 +372,10 @@ export class Gateway {
       bytesOut: rec.bytesOut,
       ms: rec.ms,
       outcome: rec.outcome,
-      ...(rec.reason !== undefined ? { reason: rec.reason } : {}),
-      ...(rec.upgrade ? { upgrade: true } : {}),
-    });
+    };
+    if (rec.reason !== undefined) details['reason'] = rec.reason;
+    if (rec.upgrade) details['upgrade'] = true;
+    this.audit(T.request, clientActor(conn), details);
   }
 
   private onUpstreamError(conn: LiveConnection, info: RequestRecord & { error: string }): void {

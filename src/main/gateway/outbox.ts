@@ -7,8 +7,12 @@ import {
   type LogLevel,
 } from './wire';
 
-/** Audit records are batched: one message per AUDIT_FLUSH_MS or per AUDIT_BATCH records. */
-const AUDIT_FLUSH_MS = 100;
+/**
+ * Audit records are batched: one message per AUDIT_FLUSH_MS or per AUDIT_BATCH records. 20 ms, not
+ * 100: the parent (often on the same core) then handles a small batch often instead of a large one
+ * in one go, which measured ~11% less CPU per request in both processes and a lower p99 (issue 12).
+ */
+const AUDIT_FLUSH_MS = 20;
 const AUDIT_BATCH = 500;
 
 /** The gateway's messages to its parent; audit records leave in batches of compact rows. */

@@ -165,9 +165,12 @@ export class ReverseProxy<C extends ProxyConnection> {
   private policy: HeaderPolicy;
   /** Bumped when the header settings change, so each connection rebuilds its identity lines. */
   private policyVersion = 0;
-  private readonly running = new Set<Exchange>();
-  /** Exchanges and tunnels in progress. */
-  private readonly active = new Set<Running>();
+  /**
+   * Connections being served; what runs is each one's lane's. No set of requests: a Set's table
+   * lives in old space once promoted, and each rehash leaves the old table holding the requests
+   * it had, which then keeps their young objects alive through scavenges (all promoted, issue 12).
+   */
+  private readonly clients = new Set<Client<C>>();
   private readonly watchdog: NodeJS.Timeout;
   private idleMs: number;
   private timeoutMs: number;
@@ -217,7 +220,7 @@ export class ReverseProxy<C extends ProxyConnection> {
    */
   close(): void {
     clearInterval(this.watchdog);
-    for (const r of [...this.active]) r.abort('shutdown');
+    for (const c of [...this.clients]) c.lane.current?.abort('shutdown');
     this.pool.close();
   }
 
@@ -254,7 +257,9 @@ export class ReverseProxy<C extends ProxyConnection> {
     };
     // A client that leaves (or half-closes) takes its queued requests with it: none is sent.
     socket.once('end', () => client.lane.stop('client_closed'));
+    this.clients.add(client);
     socket.once('close', () => {
+      this.clients.delete(client);
       client.lane.stop('client_closed');
       if (drops > 0) this.hooks.requestsDropped(conn, drops, dropWhy);
     });
@@ -428,14 +433,12 @@ export class ReverseProxy<C extends ProxyConnection> {
           idleMs: this.idleMs,
         },
         (r) => {
-          this.active.delete(tunnel);
           const rec = requestRecord(method, path, started, { ...r, bytesIn: 0, bytesOut: 0 }, true);
           if (r.error !== undefined) this.hooks.upstreamError(conn, { ...rec, error: r.error });
           this.hooks.requestDone(conn, rec);
           done();
         },
       );
-      this.active.add(tunnel);
       tunnel.start();
       return tunnel;
     }
@@ -454,8 +457,6 @@ export class ReverseProxy<C extends ProxyConnection> {
         close: !req.keepAlive || this.hooks.draining(),
       },
       (r) => {
-        this.running.delete(exchange);
-        this.active.delete(exchange);
         const rec = requestRecord(method, path, started, r, false);
         if (
           r.outcome === 'upstream_error' ||
@@ -467,8 +468,6 @@ export class ReverseProxy<C extends ProxyConnection> {
         done();
       },
     );
-    this.running.add(exchange);
-    this.active.add(exchange);
     exchange.start();
     return exchange;
   }
@@ -480,13 +479,11 @@ export class ReverseProxy<C extends ProxyConnection> {
       req,
       (csrDer) => this.hooks.renew(client.conn, csrDer),
       (r) => {
-        this.active.delete(endpoint);
         this.hooks.requestDone(client.conn, requestRecord(req.method, RENEW_PATH, started, r, false));
         done();
       },
       this.timeoutMs,
     );
-    this.active.add(endpoint);
     endpoint.start();
     return endpoint;
   }
@@ -522,7 +519,10 @@ export class ReverseProxy<C extends ProxyConnection> {
 
   private checkStalls(): void {
     const now = Date.now();
-    for (const ex of this.running) ex.check(now, this.idleMs);
+    for (const c of this.clients) {
+      const r = c.lane.current;
+      if (r instanceof Exchange) r.check(now, this.idleMs);
+    }
   }
 }
 

@@ -40,6 +40,11 @@ export class RequestLane<T> {
     return this.queue.length + (this.busy ? 1 : 0);
   }
 
+  /** The item being served, if it is still running. */
+  get current(): Running | null {
+    return this.running;
+  }
+
   /** Why the lane stopped, or null while it takes requests. */
   get stoppedBy(): LaneStop | null {
     return this.stopped;

@@ -8,6 +8,8 @@ export interface UpstreamUser {
   onHead(head: MessageHead): boolean;
   onBody(chunk: Buffer): void;
   onEnd(): void;
+  /** The bytes of one socket read were all parsed (onBody output may be written out now). */
+  onReadEnd(): void;
   /** A parse error, a reset or a close before the response was complete. */
   onFailure(error: Error & { code?: string }, beforeResponse: boolean): void;
 }
@@ -22,6 +24,8 @@ export class UpstreamConn {
   responded = false;
   /** Requests served on this socket: a reused socket may have been closed by the upstream meanwhile. */
   uses = 0;
+  /** When it last went back to the pool (the pool's sweep closes it after KEEPALIVE_MS). */
+  idleSince = 0;
   private readonly parser: Http1Parser;
   private broken = false;
 
@@ -43,7 +47,7 @@ export class UpstreamConn {
       end: () => this.user?.onEnd(),
     });
     socket.setNoDelay(true);
-    // Connect timeout and idle keep-alive timeout (the pool sets either); in use it is 0.
+    // The connect timeout (the pool sets it until connected).
     socket.on('timeout', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
@@ -78,12 +82,16 @@ export class UpstreamConn {
       return;
     }
     this.responded = true;
+    const user = this.user;
     const r = this.parser.execute(chunk);
     if (!r.ok) {
       this.broken = true;
       this.fail(Object.assign(new Error(`bad upstream response: ${r.reason}`), { code: r.code }));
       this.socket.destroy();
+      return;
     }
+    // The user that read these bytes, even if its response ended and released this socket.
+    user.onReadEnd();
   }
 
   private fail(err: Error & { code?: string }): void {
@@ -94,19 +102,24 @@ export class UpstreamConn {
   }
 }
 
-interface Waiter {
-  readonly cb: (err: Error | null, conn: UpstreamConn | null) => void;
+/** Who waits for a socket (the exchange itself: no closure per request). */
+export interface UpstreamWaiter {
+  upstreamReady(err: Error | null, conn: UpstreamConn | null): void;
 }
+
+const NOTHING_TO_CANCEL = { cancel: (): void => undefined };
 
 /**
  * The upstream connections of one proxy: idle ones are reused most-recent first and closed after
- * KEEPALIVE_MS (shorter than Node's and nginx's 5 s, so the upstream rarely closes one first).
+ * KEEPALIVE_MS (shorter than Node's and nginx's 5 s, so the upstream rarely closes one first) by a
+ * sweep, not a socket timer re-armed per request (a Timeout and a bound function each time).
  * Each client connection holds at most one at a time, so the wait queue is bounded by the
  * gateway's connection cap.
  */
 export class UpstreamPool {
   private readonly idle: UpstreamConn[] = [];
-  private readonly waiters: Waiter[] = [];
+  private readonly waiters: UpstreamWaiter[] = [];
+  private readonly sweeper: NodeJS.Timeout;
   private total = 0;
   private connecting = 0;
   private closed = false;
@@ -121,22 +134,22 @@ export class UpstreamPool {
     this.secure = url.protocol === 'https:';
     this.host = url.hostname.replace(/^\[|\]$/g, '');
     this.port = url.port === '' ? (this.secure ? 443 : 80) : Number(url.port);
+    this.sweeper = setInterval(() => this.sweepIdle(), SWEEP_MS);
+    this.sweeper.unref();
   }
 
   /** Calls back with a connected socket (at once when one is idle); cancel() withdraws the wait. */
-  acquire(cb: (err: Error | null, conn: UpstreamConn | null) => void): { cancel(): void } {
+  acquire(waiter: UpstreamWaiter): { cancel(): void } {
     if (this.closed) {
-      cb(new Error('gateway stopping'), null);
-      return { cancel: () => undefined };
+      waiter.upstreamReady(new Error('gateway stopping'), null);
+      return NOTHING_TO_CANCEL;
     }
     let idle = this.idle.pop();
     while (idle && !idle.reusable) idle = this.idle.pop();
     if (idle) {
-      idle.socket.setTimeout(0);
-      cb(null, idle);
-      return { cancel: () => undefined };
+      waiter.upstreamReady(null, idle);
+      return NOTHING_TO_CANCEL;
     }
-    const waiter: Waiter = { cb };
     this.waiters.push(waiter);
     this.fill();
     return {
@@ -157,11 +170,11 @@ export class UpstreamPool {
     }
     const next = this.waiters.shift();
     if (next) {
-      next.cb(null, conn);
+      next.upstreamReady(null, conn);
       return;
     }
+    conn.idleSince = Date.now();
     this.idle.push(conn);
-    conn.socket.setTimeout(KEEPALIVE_MS);
   }
 
   discard(conn: UpstreamConn): void {
@@ -172,7 +185,8 @@ export class UpstreamPool {
 
   close(): void {
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w.cb(new Error('gateway stopping'), null);
+    clearInterval(this.sweeper);
+    for (const w of this.waiters.splice(0)) w.upstreamReady(new Error('gateway stopping'), null);
     for (const c of this.idle.splice(0)) c.socket.destroy();
   }
 
@@ -195,7 +209,7 @@ export class UpstreamPool {
       if (!connected) {
         this.connecting--;
         // A failed connect fails one waiter (the one it was opened for); the others get new tries.
-        this.waiters.shift()?.cb(connectError ?? new Error('upstream connect failed'), null);
+        this.waiters.shift()?.upstreamReady(connectError ?? new Error('upstream connect failed'), null);
       }
       this.onGone(c);
     });
@@ -214,9 +228,18 @@ export class UpstreamPool {
       this.connecting--;
       socket.setTimeout(0);
       const w = this.waiters.shift();
-      if (w) w.cb(null, conn);
+      if (w) w.upstreamReady(null, conn);
       else this.release(conn);
     });
+  }
+
+  /** Closes the sockets idle for KEEPALIVE_MS; the oldest are first in the list. */
+  private sweepIdle(): void {
+    const now = Date.now();
+    let stale = 0;
+    while (stale < this.idle.length && now - (this.idle[stale] as UpstreamConn).idleSince >= KEEPALIVE_MS)
+      stale++;
+    for (const c of this.idle.splice(0, stale)) c.socket.destroy();
   }
 
   private onGone(conn: UpstreamConn): void {
@@ -227,5 +250,7 @@ export class UpstreamPool {
   }
 }
 
-const KEEPALIVE_MS = 4_000;
+/** Closed after 3.5 to 4 s idle. */
+const KEEPALIVE_MS = 3_500;
+const SWEEP_MS = 500;
 const CONNECT_TIMEOUT_MS = 10_000;

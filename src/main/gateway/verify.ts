@@ -31,6 +31,11 @@ export class RevocationSet {
     return this.serials.has(canonicalSerial(serial));
   }
 
+  /** has() for a serial already in canonicalSerial form. */
+  hasCanonical(key: string): boolean {
+    return this.serials.has(key);
+  }
+
   get size(): number {
     return this.serials.size;
   }
