@@ -62,9 +62,10 @@ export function sanitizedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Proce
 
 /**
  * V8 flags of the gateway process (issue 12). Node 24's default young generation lets a busy
- * gateway's RSS grow to 210–240 MiB (50 busy connections); capped at 16 MiB per semi-space it stayed
- * at ~130 MiB for the same CPU per request. Smaller caps cost CPU for little memory: 1 MiB held
- * ~105 MiB, but scavenges then took ~11% of the gateway thread (--cpu-prof), and 8 MiB ~117 MiB.
+ * gateway's RSS grow to 210–240 MiB (50 busy connections); capped at 16 MiB per semi-space it holds
+ * ~112–125 MiB for the same CPU per request. Smaller caps trade CPU for memory: 8 MiB held ~98 MiB
+ * and 4 MiB ~88 MiB, at ~10% or more CPU per request (paired A/B, a noisy machine). No cap gets
+ * under the issue's 64 MiB: node:tls alone with the same connections peaks at ~70 MiB (bench).
  */
 export const GATEWAY_V8_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
