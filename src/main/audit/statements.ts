@@ -104,36 +104,36 @@ export function lastCheckpointRow(db: DatabaseSync): AuditRow | null {
   return row(db, SQL.lastOfType, CHECKPOINT_TYPE);
 }
 
-/** Yields rows from..to (inclusive) in chunks, oldest first. */
-export function* chunksFrom(
+/** Rows of `sql` (params from, to, limit) in seq order, a chunk at a time. */
+function* chunked<T extends { seq: number }>(
   db: DatabaseSync,
+  sql: string,
   from: number,
   to: number,
   chunk: number,
-): Generator<AuditRow[]> {
+): Generator<T[]> {
   let next = from;
   while (next <= to) {
-    const batch = rows(db, SQL.range, next, to, chunk);
+    const batch = stmt(db, sql).all(next, to, chunk) as unknown as T[];
     if (batch.length === 0) return;
     yield batch;
-    next = (batch[batch.length - 1] as AuditRow).seq + 1;
+    next = (batch[batch.length - 1] as T).seq + 1;
   }
 }
 
+/** Yields rows from..to (inclusive) in chunks, oldest first. */
+export function chunksFrom(db: DatabaseSync, from: number, to: number, chunk: number): Generator<AuditRow[]> {
+  return chunked<AuditRow>(db, SQL.range, from, to, chunk);
+}
+
 /** seq, prev, type and stored hash of each row in [from, to], in chunks (no record text). */
-export function* linksFrom(
+export function linksFrom(
   db: DatabaseSync,
   from: number,
   to: number,
   chunk: number,
 ): Generator<StoredLink[]> {
-  let next = from;
-  while (next <= to) {
-    const batch = stmt(db, SQL.links).all(next, to, chunk) as unknown as StoredLink[];
-    if (batch.length === 0) return;
-    yield batch;
-    next = (batch[batch.length - 1] as StoredLink).seq + 1;
-  }
+  return chunked<StoredLink>(db, SQL.links, from, to, chunk);
 }
 
 export type StoredLink = Pick<AuditRow, 'seq' | 'prev' | 'type' | 'hash'>;
