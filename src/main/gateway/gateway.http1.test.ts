@@ -293,6 +293,59 @@ describe('gateway HTTP/1.1 framing', () => {
     expect(reasons).toEqual(['bad_request', 'bad_request', 'bad_request']);
   });
 
+  it('relays a response however the upstream slices it: all in one read after Early Hints, or a byte per read', async () => {
+    const body = 'ab'.repeat(200);
+    const chunks = Array.from({ length: 200 }, () => '2\r\nab\r\n').join('');
+    const response = `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`;
+    const slicer = net.createServer((sock) => {
+      sock.setNoDelay(true);
+      sock.on('data', (d: Buffer) => {
+        if (d.toString('latin1').startsWith('GET /one-read ')) {
+          sock.write(`HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n${response}`);
+          return;
+        }
+        let i = 0;
+        const dribble = (): void => {
+          if (i < response.length) sock.write(response[i++] as string, () => setImmediate(dribble));
+        };
+        dribble();
+      });
+      sock.on('error', () => sock.destroy());
+    });
+    await new Promise<void>((r) => slicer.listen(0, '127.0.0.1', r));
+    const { port: sport } = await startGateway(`http://127.0.0.1:${(slicer.address() as AddressInfo).port}`);
+    /** The decoded body of the (last) chunked response in `text`. */
+    const dechunk = (text: string): string => {
+      let rest = text.slice(text.indexOf('\r\n\r\n', text.lastIndexOf('HTTP/1.1 200')) + 4);
+      let out = '';
+      for (;;) {
+        const eol = rest.indexOf('\r\n');
+        const size = parseInt(rest.slice(0, eol), 16);
+        if (!(size > 0)) return out;
+        out += rest.slice(eol + 2, eol + 2 + size);
+        rest = rest.slice(eol + 2 + size + 2);
+      }
+    };
+    try {
+      const s = await connect(sport, ca, alice);
+      const ended = (t: string): boolean => t.endsWith('\r\n0\r\n\r\n');
+      const first = await exchange(s, 'GET /one-read HTTP/1.1\r\nHost: x\r\n\r\n', ended);
+      expect(first).toMatch(
+        /^HTTP\/1\.1 103 Early Hints\r\nlink: <\/a\.css>; rel=preload\r\n\r\nHTTP\/1\.1 200 /,
+      );
+      expect(dechunk(first)).toBe(body);
+      // The same connection goes on: nothing of the first response is left over or reordered.
+      s.removeAllListeners('data');
+      const second = await exchange(s, 'GET /dribble HTTP/1.1\r\nHost: x\r\n\r\n', ended, 15_000);
+      expect(statusOf(second)).toBe(200);
+      expect(responses(second)).toBe(1);
+      expect(dechunk(second)).toBe(body);
+      s.destroy();
+    } finally {
+      slicer.close();
+    }
+  });
+
   it('a hostile upstream that sends an extra response cannot answer the next request with it', async () => {
     // Every answer carries a second, unsolicited response in the same write.
     let n = 0;
