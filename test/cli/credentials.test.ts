@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -175,7 +176,10 @@ describe('upstream credentials: clients call the sidecar through the gateway wit
       for (let i = 0; i < 50 && !answer.endsWith('401'); i++) answer = await curl('GET', '/v1/status');
       expect(answer).toBe('missing or bad token 401');
     } finally {
+      // Scanned below once serve has exited: its shutdown checkpoints and removes the -wal file.
+      const exited = serve.exitCode === null ? once(serve, 'exit') : Promise.resolve();
       serve.kill('SIGTERM');
+      await exited;
       await side.close();
     }
 
