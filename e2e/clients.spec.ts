@@ -5,6 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { opensslCsr } from '../test/helpers/csr';
 import { expect, test, fatalPageErrors } from './fixtures';
 import { freePort, startUpstream, type Upstream } from './net';
 import { auditRows, auditSettled, clientRow, goTo, initConsole, issueViaApi, rowSerial, tid } from './ui';
@@ -32,28 +33,6 @@ test.afterAll(async () => {
   await upstream?.close();
   if (csrDir) await fs.rm(csrDir, { recursive: true, force: true });
 });
-
-/** An openssl-made EC P-256 key and CSR asking for a subject the console must ignore. */
-async function makeCsr(dir: string, name: string): Promise<{ key: string; csr: string }> {
-  const key = path.join(dir, `${name}.key`);
-  const csr = path.join(dir, `${name}.csr`);
-  await run('openssl', [
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-subj',
-    '/CN=admin/O=Evil Corp',
-    '-out',
-    csr,
-  ]);
-  return { key, csr };
-}
 
 test('set up a console', async ({ fileHarness: h }) => {
   await initConsole(h.page, { listen: `127.0.0.1:${port}`, upstream: upstream.url });
@@ -108,7 +87,7 @@ test('signs a CSR: the bundle has no key; a tampered CSR is refused in one line'
   fileHarness: h,
 }) => {
   const page = h.page;
-  const { key, csr } = await makeCsr(csrDir, 'carol');
+  const { key, csr } = await opensslCsr(csrDir, 'carol');
   await page.click(tid('issue-open'));
   await page.fill(tid('issue-name'), 'carol');
   await page.click(tid('issue-key-csr'));

@@ -6,6 +6,7 @@ import { ConsoleService } from '../../src/main/service';
 import { calls, type CallInput, type CallName, type CallResult } from '../../src/shared/contract';
 import { initCa, movableClock, refusal, spkiHex, unlockedVaults } from '../helpers/service';
 import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
+import { opensslCsr } from '../helpers/csr';
 
 /**
  * The Clients screen's calls as the renderer makes them (input parsed by the contract's schema, as
@@ -14,29 +15,6 @@ import { makeEnv, openssl, removeEnv, type Env } from '../helpers/cli';
  */
 
 const MINUTE_MS = 60_000;
-
-/** An EC P-256 key and CSR made by openssl, asking for a subject we must ignore. */
-async function opensslCsr(dir: string, name: string): Promise<{ key: string; csrPem: string }> {
-  const key = path.join(dir, `${name}.key`);
-  const csr = path.join(dir, `${name}.csr`);
-  const r = await openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-subj',
-    '/CN=admin/O=Evil Corp',
-    '-out',
-    csr,
-  ]);
-  if (r.code !== 0) throw new Error(`openssl req: ${r.stderr}`);
-  return { key, csrPem: await fs.readFile(csr, 'utf8') };
-}
 
 describe('Clients screen calls (service)', () => {
   let env: Env;
